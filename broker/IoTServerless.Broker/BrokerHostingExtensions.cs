@@ -1,0 +1,143 @@
+using System.Net;
+using System.Security.Authentication;
+using Azure.Identity;
+using Azure.Messaging.EventGrid;
+using IoTServerless.Broker.Api;
+using IoTServerless.Broker.Mqtt;
+using IoTServerless.Broker.Sinks;
+using IoTServerless.Broker.Tls;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.Server.Kestrel.Https;
+using Microsoft.Extensions.Options;
+using MQTTnet.AspNetCore;
+using MQTTnet.Server;
+
+namespace IoTServerless.Broker;
+
+public static class BrokerHostingExtensions
+{
+    /// <summary>Everything the broker needs: options, Kestrel listeners (MQTT/TLS, MQTT/WSS, internal API), MQTT server, event pipeline.</summary>
+    public static WebApplicationBuilder AddBroker(this WebApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        services.AddOptions<BrokerOptions>()
+            .Bind(builder.Configuration.GetSection(BrokerOptions.SectionName))
+            .ValidateDataAnnotations()
+            .Validate(o => o.Events.Sink != EventSinkKind.Webhook || o.Events.WebhookUrl is not null, "Broker:Events:WebhookUrl is required for the Webhook sink.")
+            .Validate(o => o.Events.Sink != EventSinkKind.EventGrid || o.Events.EventGridTopicEndpoint is not null, "Broker:Events:EventGridTopicEndpoint is required for the EventGrid sink.")
+            .ValidateOnStart();
+        services.AddSingleton(TimeProvider.System);
+        services.AddMetrics();
+        services.AddSingleton<BrokerMetrics>();
+        services.AddSingleton<BrokerListeners>();
+        services.AddSingleton<ClientCertificateValidator>();
+        services.AddSingleton<ForwardingIndex>();
+        services.AddSingleton<EventPipeline>();
+        services.AddHostedService(sp => sp.GetRequiredService<EventPipeline>());
+        services.AddSingleton<LifecycleEventPublisher>();
+        services.AddSingleton<MqttEventHandlers>();
+        AddEventSink(builder);
+
+        services.AddHostedMqttServer(o => o
+            .WithoutDefaultEndpoint()
+            .WithPersistentSessions()
+            .WithDefaultCommunicationTimeout(TimeSpan.FromSeconds(10)));
+        services.AddMqttConnectionHandler();
+        services.AddConnections();
+        services.AddProblemDetails();
+        services.AddHealthChecks();
+
+        builder.WebHost.UseKestrel(kestrel => kestrel.AddServerHeader = false);
+        builder.WebHost.ConfigureKestrel(ConfigureListeners);
+        return builder;
+    }
+
+    static void AddEventSink(WebApplicationBuilder builder)
+    {
+        var events = builder.Configuration.GetSection(BrokerOptions.SectionName).Get<BrokerOptions>()?.Events ?? new EventOptions();
+        switch (events.Sink)
+        {
+            case EventSinkKind.EventGrid:
+                builder.Services.AddSingleton(sp =>
+                {
+                    var o = sp.GetRequiredService<IOptions<BrokerOptions>>().Value.Events;
+                    var credential = new DefaultAzureCredential(new DefaultAzureCredentialOptions { ManagedIdentityClientId = string.IsNullOrEmpty(o.ManagedIdentityClientId) ? null : o.ManagedIdentityClientId });
+                    return new EventGridPublisherClient(o.EventGridTopicEndpoint!, credential);
+                });
+                builder.Services.AddSingleton<IEventSink, EventGridEventSink>();
+                break;
+            case EventSinkKind.None:
+                builder.Services.AddSingleton<IEventSink, NullEventSink>();
+                break;
+            default:
+                builder.Services.AddHttpClient<IEventSink, WebhookEventSink>(http => http.Timeout = TimeSpan.FromSeconds(30));
+                break;
+        }
+    }
+
+    static void ConfigureListeners(WebHostBuilderContext context, KestrelServerOptions kestrel)
+    {
+        var sp = kestrel.ApplicationServices;
+        var options = sp.GetRequiredService<IOptions<BrokerOptions>>().Value;
+        var listeners = sp.GetRequiredService<BrokerListeners>();
+        var validator = sp.GetRequiredService<ClientCertificateValidator>();
+        var serverCertificate = ServerCertificate.Load(options.Tls);
+
+        HttpsConnectionAdapterOptions Tls() => new()
+        {
+            ServerCertificate = serverCertificate,
+            ClientCertificateMode = ClientCertificateMode.RequireCertificate,
+            ClientCertificateValidation = (certificate, _, _) => validator.Validate(certificate),
+            CheckCertificateRevocation = false,
+            SslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
+            HandshakeTimeout = TimeSpan.FromSeconds(10),
+        };
+
+        kestrel.Listen(IPAddress.Parse(options.Mqtt.BindAddress), options.Mqtt.Port, listen =>
+        {
+            listeners.Mqtt = listen;
+            listen.Protocols = HttpProtocols.None; // raw MQTT: no ALPN is selected, so any offered ALPN (x-amzn-mqtt-ca) is fine
+            listen.UseHttps(Tls());
+            listen.UseMqttFrameGuard(options.Mqtt.MaxPacketBytes);
+            listen.UseMqtt();
+        });
+        if (options.WebSockets.Enabled)
+        {
+            kestrel.Listen(IPAddress.Parse(options.WebSockets.BindAddress), options.WebSockets.Port, listen =>
+            {
+                listeners.WebSockets = listen;
+                listen.Protocols = HttpProtocols.Http1;
+                listen.UseHttps(Tls());
+            });
+        }
+        kestrel.Listen(IPAddress.Parse(options.Api.BindAddress), options.Api.Port, listen =>
+        {
+            listeners.Api = listen;
+            listen.Protocols = HttpProtocols.Http1AndHttp2;
+        });
+    }
+
+    /// <summary>The broker's endpoints: MQTT over WebSockets on the WSS listener; API and health on the API listener.</summary>
+    public static WebApplication MapBroker(this WebApplication app)
+    {
+        var listeners = app.Services.GetRequiredService<BrokerListeners>();
+        var wsPath = app.Services.GetRequiredService<IOptions<BrokerOptions>>().Value.WebSockets.Path;
+        app.Use((context, next) =>
+        {
+            var onApi = context.Connection.LocalPort == listeners.ApiPort;
+            var wantsMqtt = context.Request.Path.StartsWithSegments(wsPath);
+            if (onApi == wantsMqtt)
+            {
+                context.Response.StatusCode = StatusCodes.Status404NotFound;
+                return Task.CompletedTask;
+            }
+            return next(context);
+        });
+        app.UseWebSockets();
+        app.MapMqtt(wsPath);
+        app.MapInternalApi();
+        app.MapHealthChecks("/healthz");
+        app.UseMqttServer(server => app.Services.GetRequiredService<MqttEventHandlers>().Attach(server));
+        return app;
+    }
+}

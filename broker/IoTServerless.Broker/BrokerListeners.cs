@@ -1,0 +1,15 @@
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+
+namespace IoTServerless.Broker;
+
+/// <summary>The broker's Kestrel listeners; their ports are the bound ones once the host has started.</summary>
+public sealed class BrokerListeners
+{
+    internal ListenOptions? Mqtt { get; set; }
+    internal ListenOptions? WebSockets { get; set; }
+    internal ListenOptions? Api { get; set; }
+
+    public int MqttPort => Mqtt?.IPEndPoint?.Port ?? 0;
+    public int WebSocketPort => WebSockets?.IPEndPoint?.Port ?? 0;
+    public int ApiPort => Api?.IPEndPoint?.Port ?? 0;
+}

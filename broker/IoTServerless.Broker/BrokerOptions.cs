@@ -1,0 +1,121 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace IoTServerless.Broker;
+
+/// <summary>The broker's settings (section <c>Broker</c>).</summary>
+public sealed class BrokerOptions
+{
+    public const string SectionName = "Broker";
+
+    public MqttListenerOptions Mqtt { get; set; } = new();
+
+    public WebSocketListenerOptions WebSockets { get; set; } = new();
+
+    public ApiListenerOptions Api { get; set; } = new();
+
+    public TlsOptions Tls { get; set; } = new();
+
+    public EventOptions Events { get; set; } = new();
+}
+
+public sealed class MqttListenerOptions
+{
+    public string BindAddress { get; set; } = "0.0.0.0";
+
+    /// <summary>MQTT over TLS; 0 picks a free port.</summary>
+    [Range(0, 65535)]
+    public int Port { get; set; } = 8883;
+
+    /// <summary>Largest MQTT packet accepted (the contract's 128 KB payload plus topic and properties).</summary>
+    [Range(1024, 268_435_455)]
+    public int MaxPacketBytes { get; set; } = 160 * 1024;
+}
+
+public sealed class WebSocketListenerOptions
+{
+    public bool Enabled { get; set; } = true;
+
+    public string BindAddress { get; set; } = "0.0.0.0";
+
+    /// <summary>MQTT over secure WebSockets at <see cref="Path"/>; 443 in Azure.</summary>
+    [Range(0, 65535)]
+    public int Port { get; set; } = 8443;
+
+    public string Path { get; set; } = "/mqtt";
+}
+
+public sealed class ApiListenerOptions
+{
+    /// <summary>The internal API; loopback locally, internal ingress in Azure.</summary>
+    public string BindAddress { get; set; } = "127.0.0.1";
+
+    [Range(0, 65535)]
+    public int Port { get; set; } = 8081;
+
+    /// <summary>The key callers present in the <c>x-broker-key</c> header. Required; never logged.</summary>
+    [Required, MinLength(16)]
+    public string? Key { get; set; }
+}
+
+public sealed class TlsOptions
+{
+    /// <summary>PEM server certificate (its SANs must name the host devices connect to).</summary>
+    [Required]
+    public string? ServerCertificatePath { get; set; }
+
+    [Required]
+    public string? ServerKeyPath { get; set; }
+
+    /// <summary>PEM bundle of the CAs whose device certificates are accepted.</summary>
+    [Required]
+    public string? ClientCaPath { get; set; }
+}
+
+public enum EventSinkKind
+{
+    /// <summary>Post CloudEvents batches to the functions' events endpoint (local runs).</summary>
+    Webhook,
+
+    /// <summary>Publish to an Event Grid custom topic (Azure).</summary>
+    EventGrid,
+
+    /// <summary>Forward nothing (benchmarks of the bare gateway).</summary>
+    None,
+}
+
+public sealed class EventOptions
+{
+    public EventSinkKind Sink { get; set; } = EventSinkKind.Webhook;
+
+    /// <summary>The functions' events endpoint, e.g. http://127.0.0.1:7071/api/events.</summary>
+    public Uri? WebhookUrl { get; set; }
+
+    /// <summary>Function key sent as <c>x-functions-key</c>; never logged.</summary>
+    public string? WebhookKey { get; set; }
+
+    public Uri? EventGridTopicEndpoint { get; set; }
+
+    public string? ManagedIdentityClientId { get; set; }
+
+    /// <summary>How long the batcher waits for more messages after the first of a batch.</summary>
+    [Range(0, 10_000)]
+    public int BatchWindowMilliseconds { get; set; } = 20;
+
+    [Range(1, 100_000)]
+    public int MaxBatchMessages { get; set; } = 500;
+
+    /// <summary>Payload bytes per batch (Event Grid takes events up to 1 MB; payloads are base64).</summary>
+    [Range(1024, 700_000)]
+    public int MaxBatchBytes { get; set; } = 512 * 1024;
+
+    /// <summary>Messages waiting for the sink; when full, QoS 1 publishers wait and QoS 0 is dropped.</summary>
+    [Range(1, 10_000_000)]
+    public int BufferCapacity { get; set; } = 20_000;
+
+    /// <summary>Upper bound of the retry back-off while the sink fails.</summary>
+    [Range(10, 600_000)]
+    public int MaxRetryDelayMilliseconds { get; set; } = 5_000;
+
+    /// <summary>Topic filters forwarded besides the reserved topics (the rules' FROM filters will join them).</summary>
+    public List<string> ForwardTopicFilters { get; set; } = [];
+}

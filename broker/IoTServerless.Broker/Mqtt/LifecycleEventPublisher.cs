@@ -1,0 +1,73 @@
+using System.Collections.Concurrent;
+using System.Text.Json;
+using IoTServerless.Broker.Sinks;
+using IoTServerless.Core.Events;
+using IoTServerless.Core.Topics;
+using MQTTnet;
+using MQTTnet.Protocol;
+using MQTTnet.Server;
+
+namespace IoTServerless.Broker.Mqtt;
+
+/// <summary>
+/// Emits the contract's presence lifecycle events: published on <c>$aws/events/presence/...</c> to
+/// subscribers and queued for the functions.
+/// </summary>
+public sealed class LifecycleEventPublisher(EventPipeline pipeline, TimeProvider time, ILogger<LifecycleEventPublisher> logger)
+{
+    readonly ConcurrentDictionary<string, long> _versions = new(StringComparer.Ordinal);
+
+    public Task ConnectedAsync(MqttServer server, string clientId, string? sessionId, string? principal, string? ipAddress, CancellationToken cancellationToken)
+    {
+        var version = _versions.AddOrUpdate(clientId, 1, (_, v) => v + 1);
+        return PublishAsync(server, ReservedTopics.PresenceConnected(clientId), new LifecycleEvent
+        {
+            ClientId = clientId,
+            Timestamp = time.GetUtcNow().ToUnixTimeMilliseconds(),
+            EventType = LifecycleEventTypes.Connected,
+            SessionIdentifier = sessionId,
+            PrincipalIdentifier = principal,
+            VersionNumber = version,
+            IpAddress = ipAddress,
+        }, cancellationToken);
+    }
+
+    public Task DisconnectedAsync(MqttServer server, string clientId, string? sessionId, string? principal, string reason, CancellationToken cancellationToken)
+        => PublishAsync(server, ReservedTopics.PresenceDisconnected(clientId), new LifecycleEvent
+        {
+            ClientId = clientId,
+            Timestamp = time.GetUtcNow().ToUnixTimeMilliseconds(),
+            EventType = LifecycleEventTypes.Disconnected,
+            SessionIdentifier = sessionId,
+            PrincipalIdentifier = principal,
+            VersionNumber = _versions.GetValueOrDefault(clientId),
+            ClientInitiatedDisconnect = reason == DisconnectReasons.ClientInitiated,
+            DisconnectReason = reason,
+        }, cancellationToken);
+
+    async Task PublishAsync(MqttServer server, string topic, LifecycleEvent e, CancellationToken cancellationToken)
+    {
+        var payload = JsonSerializer.SerializeToUtf8Bytes(e, EventJsonContext.Default.LifecycleEvent);
+        try
+        {
+            await pipeline.EnqueueAsync(new BrokerMessage
+            {
+                Id = pipeline.NextMessageId(),
+                Topic = topic,
+                Payload = payload,
+                Qos = 1,
+                Timestamp = e.Timestamp,
+            }, cancellationToken);
+            var message = new MqttApplicationMessageBuilder()
+                .WithTopic(topic)
+                .WithPayload(payload)
+                .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce)
+                .Build();
+            await server.InjectApplicationMessage(new InjectedMqttApplicationMessage(message), cancellationToken);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            logger.LogError(ex, "Could not publish lifecycle event {EventType} for {ClientId}", e.EventType, e.ClientId);
+        }
+    }
+}

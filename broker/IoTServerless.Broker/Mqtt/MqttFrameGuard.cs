@@ -1,0 +1,108 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using Microsoft.AspNetCore.Connections;
+
+namespace IoTServerless.Broker.Mqtt;
+
+/// <summary>
+/// Checks MQTT frame headers as bytes arrive, before MQTTnet buffers a packet: the first packet must
+/// be CONNECT and no packet may announce more than the configured size. A violation fails the read,
+/// which closes that one connection; nothing is buffered for a packet that would be refused anyway.
+/// </summary>
+internal static class MqttFrameGuard
+{
+    public static IConnectionBuilder UseMqttFrameGuard(this IConnectionBuilder builder, int maxPacketBytes)
+        => builder.Use(next => context =>
+        {
+            context.Transport = new GuardedTransport(new GuardedReader(context.Transport.Input, maxPacketBytes), context.Transport.Output);
+            return next(context);
+        });
+
+    sealed class GuardedTransport(PipeReader input, PipeWriter output) : IDuplexPipe
+    {
+        public PipeReader Input { get; } = input;
+        public PipeWriter Output { get; } = output;
+    }
+
+    /// <summary>
+    /// MQTTnet consumes whole packets only, so every buffer it is handed starts on a frame boundary;
+    /// the guard walks the frame headers in it (a few bytes per packet).
+    /// </summary>
+    sealed class GuardedReader(PipeReader inner, int maxPacketBytes) : PipeReader
+    {
+        bool _connectSeen;
+
+        public override async ValueTask<ReadResult> ReadAsync(CancellationToken cancellationToken = default)
+        {
+            var result = await inner.ReadAsync(cancellationToken);
+            Inspect(result.Buffer);
+            return result;
+        }
+
+        public override bool TryRead(out ReadResult result)
+        {
+            if (!inner.TryRead(out result))
+            {
+                return false;
+            }
+            Inspect(result.Buffer);
+            return true;
+        }
+
+        void Inspect(ReadOnlySequence<byte> buffer)
+        {
+            var reader = new SequenceReader<byte>(buffer);
+            while (reader.TryRead(out var first))
+            {
+                if (!_connectSeen)
+                {
+                    if (first >> 4 != 1)
+                    {
+                        throw new InvalidDataException("The first MQTT packet must be CONNECT.");
+                    }
+                    _connectSeen = true;
+                }
+                else if (first >> 4 == 0)
+                {
+                    throw new InvalidDataException("Reserved MQTT packet type 0.");
+                }
+                var length = 0;
+                var shift = 0;
+                byte b;
+                do
+                {
+                    if (!reader.TryRead(out b))
+                    {
+                        return; // header not complete yet
+                    }
+                    if (shift > 21)
+                    {
+                        throw new InvalidDataException("Malformed MQTT remaining length.");
+                    }
+                    length |= (b & 0x7F) << shift;
+                    shift += 7;
+                }
+                while ((b & 0x80) != 0);
+                if (length > maxPacketBytes)
+                {
+                    throw new InvalidDataException($"MQTT packet of {length} bytes exceeds the limit of {maxPacketBytes}.");
+                }
+                if (reader.Remaining < length)
+                {
+                    return;
+                }
+                reader.Advance(length);
+            }
+        }
+
+        public override void AdvanceTo(SequencePosition consumed) => inner.AdvanceTo(consumed);
+
+        public override void AdvanceTo(SequencePosition consumed, SequencePosition examined) => inner.AdvanceTo(consumed, examined);
+
+        public override void CancelPendingRead() => inner.CancelPendingRead();
+
+        public override void Complete(Exception? exception = null) => inner.Complete(exception);
+
+        public override ValueTask CompleteAsync(Exception? exception = null) => inner.CompleteAsync(exception);
+    }
+}

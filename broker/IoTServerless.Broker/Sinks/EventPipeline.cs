@@ -1,0 +1,188 @@
+using System.Diagnostics;
+using System.Threading.Channels;
+using Azure.Messaging;
+using IoTServerless.Core.Events;
+using Microsoft.Extensions.Options;
+
+namespace IoTServerless.Broker.Sinks;
+
+/// <summary>
+/// Carries messages that leave the broker to the event sink: a bounded buffer, packed into one
+/// CloudEvent per window (bounded in count and bytes), retried with back-off until the sink accepts.
+/// A QoS 1 message's <see cref="ForwardAsync"/> completes only once its batch was accepted, so the
+/// PUBACK follows acceptance (at-least-once); when the buffer is full, QoS 1 publishers wait
+/// (back-pressure) and QoS 0 messages are dropped and counted.
+/// </summary>
+public sealed class EventPipeline : BackgroundService
+{
+    readonly Channel<Pending> _channel;
+    readonly IEventSink _sink;
+    readonly EventOptions _options;
+    readonly BrokerMetrics _metrics;
+    readonly TimeProvider _time;
+    readonly ILogger<EventPipeline> _logger;
+    readonly string _instance = Guid.NewGuid().ToString("N")[..12];
+    long _batchSequence;
+    long _messageSequence;
+
+    public EventPipeline(IEventSink sink, IOptions<BrokerOptions> options, BrokerMetrics metrics, TimeProvider time, ILogger<EventPipeline> logger)
+    {
+        _sink = sink;
+        _options = options.Value.Events;
+        _metrics = metrics;
+        _time = time;
+        _logger = logger;
+        _channel = Channel.CreateBounded<Pending>(new BoundedChannelOptions(_options.BufferCapacity)
+        {
+            SingleReader = true,
+            FullMode = BoundedChannelFullMode.Wait,
+        });
+    }
+
+    /// <summary>Messages waiting for the sink.</summary>
+    public int Buffered => _channel.Reader.Count;
+
+    /// <summary>A new message id, unique across broker instances and restarts.</summary>
+    public string NextMessageId() => $"{_instance}-{Interlocked.Increment(ref _messageSequence)}";
+
+    /// <summary>Queues a message and waits until the sink has accepted it (QoS 1 path).</summary>
+    public async Task ForwardAsync(BrokerMessage message, CancellationToken cancellationToken)
+    {
+        var pending = new Pending(message, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+        await _channel.Writer.WriteAsync(pending, cancellationToken);
+        await pending.Accepted!.Task.WaitAsync(cancellationToken);
+    }
+
+    /// <summary>Queues a message without waiting for space; false (and counted) when it was dropped.</summary>
+    public bool TryForward(BrokerMessage message)
+    {
+        if (_channel.Writer.TryWrite(new Pending(message, null)))
+        {
+            return true;
+        }
+        _metrics.Dropped.Add(1);
+        return false;
+    }
+
+    /// <summary>Queues a message, waiting for space but not for acceptance (platform-generated events).</summary>
+    public ValueTask EnqueueAsync(BrokerMessage message, CancellationToken cancellationToken)
+        => _channel.Writer.WriteAsync(new Pending(message, null), cancellationToken);
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var reader = _channel.Reader;
+        var batch = new List<Pending>(_options.MaxBatchMessages);
+        Pending? carry = null;
+        var window = TimeSpan.FromMilliseconds(_options.BatchWindowMilliseconds);
+        try
+        {
+            while (carry is not null || await reader.WaitToReadAsync(stoppingToken))
+            {
+                batch.Clear();
+                var bytes = 0;
+                if (carry is not null)
+                {
+                    batch.Add(carry);
+                    bytes = carry.Message.Payload.Length;
+                    carry = null;
+                }
+                var deadline = _time.GetTimestamp() + (long)(window.TotalSeconds * Stopwatch.Frequency);
+                while (batch.Count < _options.MaxBatchMessages)
+                {
+                    if (reader.TryRead(out var next))
+                    {
+                        if (batch.Count > 0 && bytes + next.Message.Payload.Length > _options.MaxBatchBytes)
+                        {
+                            carry = next;
+                            break;
+                        }
+                        batch.Add(next);
+                        bytes += next.Message.Payload.Length;
+                        continue;
+                    }
+                    var remaining = _time.GetElapsedTime(_time.GetTimestamp(), deadline);
+                    if (remaining <= TimeSpan.Zero || !await WaitForMoreAsync(reader, remaining, stoppingToken))
+                    {
+                        break;
+                    }
+                }
+                if (batch.Count > 0)
+                {
+                    await SendWithRetryAsync(batch, stoppingToken);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+        finally
+        {
+            // Publishers still waiting get no PUBACK; their clients retransmit after reconnecting.
+            foreach (var pending in batch)
+            {
+                pending.Accepted?.TrySetCanceled(stoppingToken);
+            }
+            while (reader.TryRead(out var left))
+            {
+                left.Accepted?.TrySetCanceled(stoppingToken);
+            }
+        }
+    }
+
+    static async Task<bool> WaitForMoreAsync(ChannelReader<Pending> reader, TimeSpan timeout, CancellationToken stoppingToken)
+    {
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+        cts.CancelAfter(timeout);
+        try
+        {
+            return await reader.WaitToReadAsync(cts.Token);
+        }
+        catch (OperationCanceledException) when (!stoppingToken.IsCancellationRequested)
+        {
+            return false;
+        }
+    }
+
+    async Task SendWithRetryAsync(List<Pending> batch, CancellationToken stoppingToken)
+    {
+        var id = $"{_instance}-b{Interlocked.Increment(ref _batchSequence)}";
+        var messages = new BrokerMessage[batch.Count];
+        for (var i = 0; i < batch.Count; i++)
+        {
+            messages[i] = batch[i].Message;
+        }
+        CloudEvent[] events = [EventEnvelope.CreateBatchEvent(id, new MessageBatch { Messages = messages }, _time.GetUtcNow())];
+        var delay = TimeSpan.FromMilliseconds(100);
+        var maxDelay = TimeSpan.FromMilliseconds(_options.MaxRetryDelayMilliseconds);
+        for (var attempt = 1; ; attempt++)
+        {
+            var started = _time.GetTimestamp();
+            try
+            {
+                await _sink.SendAsync(events, stoppingToken);
+                _metrics.SinkLatency.Record(_time.GetElapsedTime(started).TotalMilliseconds);
+                _metrics.BatchSize.Record(batch.Count);
+                _metrics.Forwarded.Add(batch.Count);
+                foreach (var pending in batch)
+                {
+                    pending.Accepted?.TrySetResult();
+                }
+                if (attempt > 1)
+                {
+                    _logger.LogInformation("Event sink accepted batch {BatchId} ({Count} messages) after {Attempts} attempts", id, batch.Count, attempt);
+                }
+                return;
+            }
+            catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
+            {
+                _metrics.SinkFailures.Add(1);
+                _logger.LogWarning("Event sink did not accept batch {BatchId} ({Count} messages, attempt {Attempt}): {Error}; retrying in {Delay} ms",
+                    id, batch.Count, attempt, ex.Message, (int)delay.TotalMilliseconds);
+                await Task.Delay(delay, _time, stoppingToken);
+                delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, maxDelay.Ticks));
+            }
+        }
+    }
+
+    sealed record Pending(BrokerMessage Message, TaskCompletionSource? Accepted);
+}

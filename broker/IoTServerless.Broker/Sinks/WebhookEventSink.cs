@@ -1,0 +1,29 @@
+using System.Net.Http.Headers;
+using System.Text.Json;
+using Azure.Messaging;
+using Microsoft.Extensions.Options;
+
+namespace IoTServerless.Broker.Sinks;
+
+/// <summary>Posts CloudEvents batches (<c>application/cloudevents-batch+json</c>) to the functions' events endpoint.</summary>
+public sealed class WebhookEventSink(HttpClient http, IOptions<BrokerOptions> options) : IEventSink
+{
+    static readonly MediaTypeHeaderValue BatchContentType = MediaTypeHeaderValue.Parse("application/cloudevents-batch+json; charset=utf-8");
+
+    public async Task SendAsync(IReadOnlyList<CloudEvent> events, CancellationToken cancellationToken)
+    {
+        var o = options.Value.Events;
+        using var request = new HttpRequestMessage(HttpMethod.Post, o.WebhookUrl);
+        request.Content = new ByteArrayContent(JsonSerializer.SerializeToUtf8Bytes(events));
+        request.Content.Headers.ContentType = BatchContentType;
+        if (!string.IsNullOrEmpty(o.WebhookKey))
+        {
+            request.Headers.Add("x-functions-key", o.WebhookKey);
+        }
+        using var response = await http.SendAsync(request, cancellationToken);
+        if (!response.IsSuccessStatusCode)
+        {
+            throw new HttpRequestException($"The events endpoint answered {(int)response.StatusCode}.", null, response.StatusCode);
+        }
+    }
+}

@@ -1,0 +1,30 @@
+using IoTServerless.Core.Events;
+using IoTServerless.Core.Registry;
+using IoTServerless.Core.Storage;
+using IoTServerless.Core.Topics;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+
+namespace IoTServerless.Core;
+
+public static class CoreServiceCollectionExtensions
+{
+    /// <summary>The domain services the function app runs: storage, events, registry, broker client.</summary>
+    public static IHostApplicationBuilder AddIoTServerlessCore(this IHostApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        services.AddSingleton(TimeProvider.System);
+        services.AddOptions<TableStorageOptions>().Bind(builder.Configuration.GetSection(TableStorageOptions.SectionName));
+        services.AddSingleton<TableClientProvider>();
+
+        services.AddOptions<BrokerApiOptions>().Bind(builder.Configuration.GetSection(BrokerApiOptions.SectionName)).ValidateDataAnnotations();
+        services.AddHttpClient<IBrokerClient, HttpBrokerClient>();
+
+        services.AddSingleton<IProcessedEventStore, TableProcessedEventStore>();
+        services.AddSingleton<EventDispatcher>();
+
+        services.AddSingleton<ThingStore>();
+        services.AddSingleton<IMessageHandler, PresenceHandler>();
+        return builder;
+    }
+}

@@ -1,0 +1,43 @@
+using System.Text.Json;
+using IoTServerless.Core.Events;
+using IoTServerless.Core.Topics;
+using Microsoft.Extensions.Logging;
+
+namespace IoTServerless.Core.Registry;
+
+/// <summary>Records each thing's connectivity from the broker's presence lifecycle events.</summary>
+public sealed class PresenceHandler(ThingStore things, ILogger<PresenceHandler> logger) : IMessageHandler
+{
+    public string TopicFilter => ReservedTopics.PresenceFilter;
+
+    public async Task HandleAsync(BrokerMessage message, CancellationToken cancellationToken)
+    {
+        if (message.ClientId is not null)
+        {
+            // Only the broker itself publishes lifecycle events; a device cannot forge them.
+            logger.LogWarning("Ignoring a presence event published by client {ClientId}", message.ClientId);
+            return;
+        }
+        LifecycleEvent? e;
+        try
+        {
+            e = JsonSerializer.Deserialize(message.Payload, EventJsonContext.Default.LifecycleEvent);
+        }
+        catch (JsonException ex)
+        {
+            logger.LogWarning(ex, "Ignoring a malformed presence event {MessageId} on {Topic}", message.Id, message.Topic);
+            return;
+        }
+        if (e is null || e.EventType is not (LifecycleEventTypes.Connected or LifecycleEventTypes.Disconnected))
+        {
+            return;
+        }
+        if (!ThingName.IsValid(e.ClientId))
+        {
+            logger.LogDebug("Client id {ClientId} is not a thing name; connectivity not recorded", e.ClientId);
+            return;
+        }
+        var applied = await things.ApplyLifecycleEventAsync(e, cancellationToken);
+        logger.LogInformation("Thing {ThingName} {EventType} at {Timestamp} (applied: {Applied})", e.ClientId, e.EventType, e.Timestamp, applied);
+    }
+}

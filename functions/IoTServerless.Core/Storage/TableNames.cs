@@ -1,0 +1,7 @@
+namespace IoTServerless.Core.Storage;
+
+public static class TableNames
+{
+    public const string Things = "Things";
+    public const string ProcessedEvents = "ProcessedEvents";
+}

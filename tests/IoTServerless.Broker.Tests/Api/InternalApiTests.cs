@@ -1,0 +1,113 @@
+using System.Net;
+using System.Text.Json;
+using IoTServerless.Testing;
+using MQTTnet;
+using MQTTnet.Protocol;
+
+namespace IoTServerless.Broker.Tests.Api;
+
+/// <summary>The broker's internal API over real HTTP, with real MQTT clients on the other side.</summary>
+public sealed class InternalApiTests : IAsyncLifetime
+{
+    readonly TestPki _pki = new();
+    TestBroker _broker = null!;
+    HttpClient _http = null!;
+
+    public async Task InitializeAsync()
+    {
+        _broker = await TestBroker.StartAsync(_pki);
+        _http = new HttpClient { BaseAddress = _broker.ApiUrl };
+        _http.DefaultRequestHeaders.Add("x-broker-key", TestBroker.ApiKey);
+    }
+
+    public async Task DisposeAsync()
+    {
+        _http.Dispose();
+        await _broker.DisposeAsync();
+        _pki.Dispose();
+    }
+
+    [Fact]
+    public async Task Publish_withoutTheKey_is401()
+    {
+        using var anonymous = new HttpClient { BaseAddress = _broker.ApiUrl };
+        using var response = await anonymous.PostAsync("internal/v1/publish?topic=a/b", new ByteArrayContent([1]));
+        Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+        using var wrong = new HttpClient { BaseAddress = _broker.ApiUrl };
+        wrong.DefaultRequestHeaders.Add("x-broker-key", "not-the-key");
+        using var response2 = await wrong.PostAsync("internal/v1/publish?topic=a/b", new ByteArrayContent([1]));
+        Assert.Equal(HttpStatusCode.Unauthorized, response2.StatusCode);
+    }
+
+    [Fact]
+    public async Task Publish_reachesASubscribedDevice()
+    {
+        using var pump = await TestMqtt.ConnectAsync("pump-001", _broker.MqttPort, _pki.Device("pump-001"), _pki.Ca);
+        var received = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        pump.ApplicationMessageReceivedAsync += e =>
+        {
+            received.TrySetResult(e.ApplicationMessage.ConvertPayloadToString());
+            return Task.CompletedTask;
+        };
+        await pump.SubscribeAsync("farmA/pump/pump-001/cmd", MqttQualityOfServiceLevel.AtLeastOnce);
+
+        using var response = await _http.PostAsync("internal/v1/publish?topic=farmA%2Fpump%2Fpump-001%2Fcmd&qos=1", new StringContent("{\"command\":\"ON\"}"));
+
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        Assert.Equal("{\"command\":\"ON\"}", await received.Task.WaitAsync(TimeSpan.FromSeconds(10)));
+    }
+
+    [Theory]
+    [InlineData("a/%2B/b")]
+    [InlineData("a/%23")]
+    [InlineData("")]
+    public async Task Publish_toAnInvalidTopic_is400ProblemDetails(string topic)
+    {
+        using var response = await _http.PostAsync($"internal/v1/publish?topic={topic}", new ByteArrayContent([1]));
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+    }
+
+    [Fact]
+    public async Task Publish_ofAPayloadOver128KB_is413()
+    {
+        using var response = await _http.PostAsync("internal/v1/publish?topic=a/b", new ByteArrayContent(new byte[128 * 1024 + 1]));
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task Disconnect_dropsTheClientWithApiInitiatedReason_thenIs404()
+    {
+        var reason = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var watcher = await TestMqtt.ConnectAsync("watcher", _broker.MqttPort, _pki.Device("watcher"), _pki.Ca);
+        watcher.ApplicationMessageReceivedAsync += e =>
+        {
+            reason.TrySetResult(JsonDocument.Parse(e.ApplicationMessage.ConvertPayloadToString()).RootElement.GetProperty("disconnectReason").GetString()!);
+            return Task.CompletedTask;
+        };
+        await watcher.SubscribeAsync("$aws/events/presence/disconnected/pump-002", MqttQualityOfServiceLevel.AtLeastOnce);
+        using var pump = await TestMqtt.ConnectAsync("pump-002", _broker.MqttPort, _pki.Device("pump-002"), _pki.Ca);
+
+        using var response = await _http.PostAsync("internal/v1/clients/pump-002/disconnect", null);
+
+        Assert.Equal(HttpStatusCode.NoContent, response.StatusCode);
+        Assert.Equal("API_INITIATED_DISCONNECT", await reason.Task.WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.True(await Eventually.TrueAsync(() => Task.FromResult(!pump.IsConnected), TimeSpan.FromSeconds(5)));
+        using var again = await _http.PostAsync("internal/v1/clients/pump-002/disconnect", null);
+        Assert.Equal(HttpStatusCode.NotFound, again.StatusCode);
+    }
+
+    [Fact]
+    public async Task InternalApi_isNotServedOnTheDeviceWebSocketListener()
+    {
+        using var handler = new HttpClientHandler
+        {
+            ClientCertificates = { _pki.Device("curious") },
+            ServerCertificateCustomValidationCallback = (_, _, _, _) => true,
+        };
+        using var wss = new HttpClient(handler) { BaseAddress = new Uri($"https://127.0.0.1:{_broker.WebSocketPort}/") };
+        wss.DefaultRequestHeaders.Add("x-broker-key", TestBroker.ApiKey);
+        using var response = await wss.PostAsync("internal/v1/publish?topic=a/b", new ByteArrayContent([1]));
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+    }
+}

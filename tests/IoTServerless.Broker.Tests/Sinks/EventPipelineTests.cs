@@ -1,0 +1,138 @@
+using System.Text;
+using IoTServerless.Testing;
+using MQTTnet;
+using MQTTnet.Protocol;
+
+namespace IoTServerless.Broker.Tests.Sinks;
+
+/// <summary>The broker → functions path against a real HTTP sink: batching, back-pressure, no QoS 1 loss.</summary>
+public sealed class EventPipelineTests : IAsyncLifetime
+{
+    readonly TestPki _pki = new();
+    TestEventReceiver _sink = null!;
+    TestBroker _broker = null!;
+
+    public async Task InitializeAsync()
+    {
+        _sink = await TestEventReceiver.StartAsync();
+        _broker = await TestBroker.StartAsync(_pki, new Dictionary<string, string?>
+        {
+            ["Broker:Events:Sink"] = "Webhook",
+            ["Broker:Events:WebhookUrl"] = _sink.Url.ToString(),
+            ["Broker:Events:ForwardTopicFilters:0"] = "farmA/sensor/+/data",
+            ["Broker:Events:MaxRetryDelayMilliseconds"] = "500",
+        });
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _broker.DisposeAsync();
+        await _sink.DisposeAsync();
+        _pki.Dispose();
+    }
+
+    [Fact]
+    public async Task Qos1Publishes_whileSinkIsDownFor10Seconds_areAllDeliveredOnceItReturns()
+    {
+        using var device = await TestMqtt.ConnectAsync("soil-001", _broker.MqttPort, _pki.Device("soil-001"), _pki.Ca);
+        var port = _sink.Port;
+        await _sink.StopAsync();
+
+        const int count = 40;
+        var publishes = Enumerable.Range(0, count)
+            .Select(i => device.PublishStringAsync("farmA/sensor/soil-001/data", $"{{\"seq\":{i}}}", MqttQualityOfServiceLevel.AtLeastOnce))
+            .ToList();
+        await Task.Delay(TimeSpan.FromSeconds(10));
+        Assert.DoesNotContain(publishes, p => p.IsCompleted); // no PUBACK while the sink is down
+
+        await _sink.StartAsync(port);
+        await Task.WhenAll(publishes).WaitAsync(TimeSpan.FromSeconds(30));
+
+        var received = _sink.Messages.Where(m => m.Topic == "farmA/sensor/soil-001/data")
+            .Select(m => Encoding.UTF8.GetString(m.Payload)).Distinct().ToHashSet();
+        for (var i = 0; i < count; i++)
+        {
+            Assert.Contains($"{{\"seq\":{i}}}", received);
+        }
+    }
+
+    [Fact]
+    public async Task ManyMessages_arePackedIntoFewerBatchEvents()
+    {
+        using var device = await TestMqtt.ConnectAsync("soil-002", _broker.MqttPort, _pki.Device("soil-002"), _pki.Ca);
+        const int count = 300;
+        for (var i = 0; i < count; i++)
+        {
+            await device.PublishStringAsync("farmA/sensor/soil-002/data", $"{{\"n\":{i}}}", MqttQualityOfServiceLevel.AtMostOnce);
+        }
+        Assert.True(await Eventually.TrueAsync(() => Task.FromResult(_sink.Messages.Count(m => m.ClientId == "soil-002") == count), TimeSpan.FromSeconds(15)));
+        var batches = _sink.Events.Count(e => e.Type == Core.Events.EventTypes.MessageBatch);
+        Assert.True(batches < count / 5, $"{count} messages arrived in {batches} events");
+        var message = _sink.Messages.First(m => m.ClientId == "soil-002");
+        Assert.Equal(64, message.Principal!.Length); // the certificate id (SHA-256 hex)
+        Assert.True(message.Timestamp > DateTimeOffset.UtcNow.AddMinutes(-1).ToUnixTimeMilliseconds());
+    }
+
+    [Fact]
+    public async Task TopicsNoRuleNeeds_doNotLeaveTheBroker()
+    {
+        using var device = await TestMqtt.ConnectAsync("soil-003", _broker.MqttPort, _pki.Device("soil-003"), _pki.Ca);
+        await device.PublishStringAsync("farmA/other/soil-003", "x", MqttQualityOfServiceLevel.AtLeastOnce);
+        await device.PublishStringAsync("farmA/sensor/soil-003/data", "y", MqttQualityOfServiceLevel.AtLeastOnce);
+        Assert.True(await Eventually.TrueAsync(() => Task.FromResult(_sink.Messages.Any(m => m.Topic == "farmA/sensor/soil-003/data")), TimeSpan.FromSeconds(10)));
+        Assert.DoesNotContain(_sink.Messages, m => m.Topic == "farmA/other/soil-003");
+    }
+
+    [Fact]
+    public async Task ConnectAndDisconnect_emitLifecycleEventsToSinkAndSubscribers()
+    {
+        using var watcher = await TestMqtt.ConnectAsync("watcher", _broker.MqttPort, _pki.Device("watcher"), _pki.Ca);
+        var seen = new List<string>();
+        watcher.ApplicationMessageReceivedAsync += e =>
+        {
+            lock (seen)
+            {
+                seen.Add(e.ApplicationMessage.Topic);
+            }
+            return Task.CompletedTask;
+        };
+        await watcher.SubscribeAsync("$aws/events/presence/+/pump-001", MqttQualityOfServiceLevel.AtLeastOnce);
+
+        var device = await TestMqtt.ConnectAsync("pump-001", _broker.MqttPort, _pki.Device("pump-001"), _pki.Ca);
+        await device.DisconnectAsync();
+        device.Dispose();
+
+        Assert.True(await Eventually.TrueAsync(() => Task.FromResult(_sink.Messages.Count(m => m.Topic.EndsWith("/pump-001", StringComparison.Ordinal)) >= 2), TimeSpan.FromSeconds(10)));
+        var connected = System.Text.Json.JsonDocument.Parse(_sink.Messages.First(m => m.Topic == "$aws/events/presence/connected/pump-001").Payload).RootElement;
+        Assert.Equal("pump-001", connected.GetProperty("clientId").GetString());
+        Assert.Equal("connected", connected.GetProperty("eventType").GetString());
+        Assert.Equal("127.0.0.1", connected.GetProperty("ipAddress").GetString());
+        Assert.Equal(64, connected.GetProperty("principalIdentifier").GetString()!.Length);
+        Assert.True(connected.GetProperty("versionNumber").GetInt64() >= 1);
+        Assert.True(connected.GetProperty("timestamp").GetInt64() > 1_700_000_000_000);
+        var disconnected = System.Text.Json.JsonDocument.Parse(_sink.Messages.First(m => m.Topic == "$aws/events/presence/disconnected/pump-001").Payload).RootElement;
+        Assert.Equal("CLIENT_INITIATED_DISCONNECT", disconnected.GetProperty("disconnectReason").GetString());
+        Assert.True(disconnected.GetProperty("clientInitiatedDisconnect").GetBoolean());
+        Assert.Equal(connected.GetProperty("sessionIdentifier").GetString(), disconnected.GetProperty("sessionIdentifier").GetString());
+
+        Assert.True(await Eventually.TrueAsync(() =>
+        {
+            lock (seen)
+            {
+                return Task.FromResult(seen.Contains("$aws/events/presence/connected/pump-001") && seen.Contains("$aws/events/presence/disconnected/pump-001"));
+            }
+        }, TimeSpan.FromSeconds(10)));
+    }
+
+    [Fact]
+    public async Task DevicePublishingALifecycleEvent_isRefused()
+    {
+        var client = new MqttClientFactory().CreateMqttClient();
+        await client.ConnectAsync(TestMqtt.Options("forger", _broker.MqttPort, _pki.Device("forger"), _pki.Ca, MQTTnet.Formatter.MqttProtocolVersion.V500));
+        var result = await client.PublishStringAsync("$aws/events/presence/connected/pump-009", "{\"clientId\":\"pump-009\"}", MqttQualityOfServiceLevel.AtLeastOnce);
+        Assert.Equal(MqttClientPublishReasonCode.NotAuthorized, result.ReasonCode);
+        await Task.Delay(300);
+        Assert.DoesNotContain(_sink.Messages, m => m.Topic.EndsWith("/pump-009", StringComparison.Ordinal));
+        client.Dispose();
+    }
+}

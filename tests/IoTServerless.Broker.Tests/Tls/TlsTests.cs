@@ -1,0 +1,217 @@
+using System.Net;
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Security.Authentication;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using IoTServerless.Testing;
+using MQTTnet;
+using MQTTnet.Protocol;
+
+namespace IoTServerless.Broker.Tests.Tls;
+
+/// <summary>Device TLS over real sockets: mutual TLS is required, only trusted CAs, TLS 1.2+.</summary>
+public sealed class TlsTests : IAsyncLifetime
+{
+    readonly TestPki _pki = new();
+    TestBroker _broker = null!;
+
+    public async Task InitializeAsync() => _broker = await TestBroker.StartAsync(_pki);
+
+    public async Task DisposeAsync()
+    {
+        await _broker.DisposeAsync();
+        _pki.Dispose();
+    }
+
+    [Fact]
+    public async Task Connect_withTrustedDeviceCertificate_publishesAndReceives()
+    {
+        using var client = await TestMqtt.ConnectAsync("soil-001", _broker.MqttPort, _pki.Device("soil-001"), _pki.Ca);
+        var received = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        client.ApplicationMessageReceivedAsync += e =>
+        {
+            received.TrySetResult(e.ApplicationMessage.ConvertPayloadToString());
+            return Task.CompletedTask;
+        };
+        await client.SubscribeAsync("farmA/sensor/soil-001/data", MqttQualityOfServiceLevel.AtLeastOnce);
+        await client.PublishStringAsync("farmA/sensor/soil-001/data", "{\"humidity\":41}", MqttQualityOfServiceLevel.AtLeastOnce);
+
+        Assert.Equal("{\"humidity\":41}", await received.Task.WaitAsync(TimeSpan.FromSeconds(10)));
+    }
+
+    [Fact]
+    public async Task Connect_withoutClientCertificate_isRefused()
+    {
+        using var client = new MqttClientFactory().CreateMqttClient();
+        await Assert.ThrowsAnyAsync<Exception>(() => client.ConnectAsync(TestMqtt.Options("anon", _broker.MqttPort, null, _pki.Ca)));
+        Assert.False(client.IsConnected);
+        await AssertBrokerStillServesAsync();
+    }
+
+    [Fact]
+    public async Task Connect_withCertificateFromUnknownCa_isRefused()
+    {
+        using var client = new MqttClientFactory().CreateMqttClient();
+        await Assert.ThrowsAnyAsync<Exception>(() => client.ConnectAsync(TestMqtt.Options("rogue", _broker.MqttPort, _pki.RogueDevice("rogue"), _pki.Ca)));
+        Assert.False(client.IsConnected);
+        await AssertBrokerStillServesAsync();
+    }
+
+    [Fact]
+    public async Task Connect_withExpiredCertificate_isRefused()
+    {
+        using var client = new MqttClientFactory().CreateMqttClient();
+        await Assert.ThrowsAnyAsync<Exception>(() => client.ConnectAsync(TestMqtt.Options("old", _broker.MqttPort, _pki.ExpiredDevice("old"), _pki.Ca)));
+        Assert.False(client.IsConnected);
+    }
+
+    [Fact]
+    public async Task Handshake_offeringOnlyTls11_isAnsweredWithAProtocolVersionAlert()
+    {
+        // A raw TLS 1.1 ClientHello (no supported_versions extension): the broker must refuse it
+        // itself, whatever the client's TLS library would allow.
+        using var socket = new TcpClient();
+        await socket.ConnectAsync(IPAddress.Loopback, _broker.MqttPort);
+        var stream = socket.GetStream();
+        await stream.WriteAsync(Tls11ClientHello());
+        var response = new byte[7];
+        var read = await ReadAtLeastAsync(stream, response, TimeSpan.FromSeconds(10));
+
+        // Either an alert record (0x15) with protocol_version (70) / handshake_failure (40), or a
+        // closed connection; never a ServerHello (0x16).
+        if (read > 0)
+        {
+            Assert.Equal(0x15, response[0]);
+            if (read == 7)
+            {
+                Assert.Contains(response[6], new byte[] { 70, 40 });
+            }
+        }
+        await AssertBrokerStillServesAsync();
+    }
+
+    [Fact]
+    public async Task Handshake_offeringAwsAlpn_succeeds()
+    {
+        using var tcp = new TcpClient();
+        await tcp.ConnectAsync(IPAddress.Loopback, _broker.MqttPort);
+        await using var ssl = new SslStream(tcp.GetStream());
+        await ssl.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
+        {
+            TargetHost = "localhost",
+            ClientCertificates = [_pki.Device("alpn-device")],
+            EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
+            ApplicationProtocols = [new SslApplicationProtocol("x-amzn-mqtt-ca")],
+            RemoteCertificateValidationCallback = (_, _, _, _) => true,
+        });
+        Assert.True(ssl.IsAuthenticated);
+        Assert.True(ssl.SslProtocol is SslProtocols.Tls12 or SslProtocols.Tls13);
+    }
+
+    [Fact]
+    public async Task Garbage_afterTlsHandshake_closesOnlyThatConnection()
+    {
+        using var bystander = await TestMqtt.ConnectAsync("bystander", _broker.MqttPort, _pki.Device("bystander"), _pki.Ca);
+
+        using var tcp = new TcpClient();
+        await tcp.ConnectAsync(IPAddress.Loopback, _broker.MqttPort);
+        await using var ssl = new SslStream(tcp.GetStream());
+        await ssl.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
+        {
+            TargetHost = "localhost",
+            ClientCertificates = [_pki.Device("vandal")],
+            RemoteCertificateValidationCallback = (_, _, _, _) => true,
+        });
+        var garbage = RandomNumberGenerator.GetBytes(4096);
+        garbage[0] = 0xF0; // reserved packet type
+        await ssl.WriteAsync(garbage);
+        await ssl.FlushAsync();
+        var buffer = new byte[1024];
+        var closed = await ReadUntilClosedAsync(ssl, buffer, TimeSpan.FromSeconds(10));
+        Assert.True(closed, "the broker should close a connection that sends garbage");
+
+        Assert.True(bystander.IsConnected);
+        var received = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        bystander.ApplicationMessageReceivedAsync += _ =>
+        {
+            received.TrySetResult();
+            return Task.CompletedTask;
+        };
+        await bystander.SubscribeAsync("still/alive", MqttQualityOfServiceLevel.AtLeastOnce);
+        await bystander.PublishStringAsync("still/alive", "yes", MqttQualityOfServiceLevel.AtLeastOnce);
+        await received.Task.WaitAsync(TimeSpan.FromSeconds(10));
+    }
+
+    async Task AssertBrokerStillServesAsync()
+    {
+        using var client = await TestMqtt.ConnectAsync("healthy-" + Guid.NewGuid().ToString("N")[..6], _broker.MqttPort, _pki.Device("healthy"), _pki.Ca);
+        Assert.True(client.IsConnected);
+    }
+
+    static async Task<int> ReadAtLeastAsync(Stream stream, byte[] buffer, TimeSpan timeout)
+    {
+        using var cts = new CancellationTokenSource(timeout);
+        var total = 0;
+        try
+        {
+            while (total < buffer.Length)
+            {
+                var n = await stream.ReadAsync(buffer.AsMemory(total), cts.Token);
+                if (n == 0)
+                {
+                    break;
+                }
+                total += n;
+            }
+        }
+        catch (IOException)
+        {
+        }
+        return total;
+    }
+
+    static async Task<bool> ReadUntilClosedAsync(Stream stream, byte[] buffer, TimeSpan timeout)
+    {
+        using var cts = new CancellationTokenSource(timeout);
+        try
+        {
+            while (await stream.ReadAsync(buffer, cts.Token) > 0)
+            {
+            }
+            return true;
+        }
+        catch (IOException)
+        {
+            return true;
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>A minimal TLS 1.1 ClientHello with ECDHE/RSA suites, P-256 and uncompressed points.</summary>
+    static byte[] Tls11ClientHello()
+    {
+        var body = new List<byte> { 0x03, 0x02 }; // client_version TLS 1.1
+        body.AddRange(RandomNumberGenerator.GetBytes(32));
+        body.Add(0); // session id
+        byte[] suites = [0xC0, 0x09, 0xC0, 0x13, 0xC0, 0x0A, 0xC0, 0x14, 0x00, 0x2F, 0x00, 0x35];
+        body.AddRange([0x00, (byte)suites.Length]);
+        body.AddRange(suites);
+        body.AddRange([0x01, 0x00]); // compression: null
+        byte[] extensions =
+        [
+            0x00, 0x0A, 0x00, 0x04, 0x00, 0x02, 0x00, 0x17, // supported_groups: secp256r1
+            0x00, 0x0B, 0x00, 0x02, 0x01, 0x00,             // ec_point_formats: uncompressed
+        ];
+        body.AddRange([0x00, (byte)extensions.Length]);
+        body.AddRange(extensions);
+        var handshake = new List<byte> { 0x01, 0x00, (byte)(body.Count >> 8), (byte)body.Count };
+        handshake.AddRange(body);
+        var record = new List<byte> { 0x16, 0x03, 0x01, (byte)(handshake.Count >> 8), (byte)handshake.Count };
+        record.AddRange(handshake);
+        return [.. record];
+    }
+}

@@ -1,0 +1,135 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using Xunit;
+
+namespace IoTServerless.Testing;
+
+/// <summary>
+/// A real Azurite (the npm package, installed into .local/azurite on first use) on free loopback
+/// ports with its own data folder; stopped by its PID.
+/// </summary>
+public sealed class AzuriteFixture : IAsyncLifetime
+{
+    // Azurite's well-known development account (public, documented; not a secret).
+    const string DevAccount = "devstoreaccount1";
+    const string DevKey = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+
+    Process? _process;
+    string? _location;
+
+    public int TablePort { get; private set; }
+
+    public string ConnectionString => $"DefaultEndpointsProtocol=http;AccountName={DevAccount};AccountKey={DevKey};TableEndpoint=http://127.0.0.1:{TablePort}/{DevAccount};";
+
+    public async Task InitializeAsync()
+    {
+        var main = await EnsureInstalledAsync();
+        _location = Directory.CreateTempSubdirectory("azurite-").FullName;
+        await StartAsync(main, FreeTcpPort.Next());
+    }
+
+    /// <summary>Stops Azurite and starts it again on the same port and data (a storage outage).</summary>
+    public async Task RestartAsync(TimeSpan downtime)
+    {
+        await StopAsync();
+        await Task.Delay(downtime);
+        await StartAsync(await EnsureInstalledAsync(), TablePort);
+    }
+
+    public async Task StopAsync()
+    {
+        if (_process is { HasExited: false })
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync();
+        }
+        _process?.Dispose();
+        _process = null;
+    }
+
+    async Task StartAsync(string main, int port)
+    {
+        TablePort = port;
+        var start = new ProcessStartInfo("node")
+        {
+            ArgumentList = { main, "--tableHost", "127.0.0.1", "--tablePort", port.ToString(), "--location", _location!, "--skipApiVersionCheck", "--disableProductStyleUrl", "--silent" },
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        _process = Process.Start(start) ?? throw new InvalidOperationException("Could not start node.");
+        _process.OutputDataReceived += (_, _) => { };
+        _process.ErrorDataReceived += (_, _) => { };
+        _process.BeginOutputReadLine();
+        _process.BeginErrorReadLine();
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (DateTime.UtcNow < deadline)
+        {
+            if (_process.HasExited)
+            {
+                throw new InvalidOperationException($"Azurite exited with code {_process.ExitCode}.");
+            }
+            try
+            {
+                using var probe = new TcpClient();
+                await probe.ConnectAsync(IPAddress.Loopback, port);
+                return;
+            }
+            catch (SocketException)
+            {
+                await Task.Delay(100);
+            }
+        }
+        throw new TimeoutException("Azurite did not start listening within 30 s.");
+    }
+
+    public async Task DisposeAsync()
+    {
+        await StopAsync();
+        if (_location is not null)
+        {
+            try
+            {
+                Directory.Delete(_location, recursive: true);
+            }
+            catch (IOException)
+            {
+            }
+        }
+    }
+
+    static readonly SemaphoreSlim InstallLock = new(1, 1);
+
+    /// <summary>The Azurite table server's entry script, installing the pinned package first if needed.</summary>
+    public static async Task<string> EnsureInstalledAsync()
+    {
+        var prefix = Path.Combine(RepoPaths.Local, "azurite");
+        var main = Path.Combine(prefix, "node_modules", "azurite", "dist", "src", "table", "main.js");
+        await InstallLock.WaitAsync();
+        try
+        {
+            if (File.Exists(main))
+            {
+                return main;
+            }
+            Directory.CreateDirectory(prefix);
+            File.Copy(Path.Combine(RepoPaths.Root, "tools", "azurite", "package.json"), Path.Combine(prefix, "package.json"), overwrite: true);
+            var npm = Process.Start(new ProcessStartInfo("npm")
+            {
+                ArgumentList = { "install", "--prefix", prefix, "--no-audit", "--no-fund", "--loglevel", "error" },
+                UseShellExecute = false,
+            }) ?? throw new InvalidOperationException("Could not start npm.");
+            await npm.WaitForExitAsync();
+            if (npm.ExitCode != 0 || !File.Exists(main))
+            {
+                throw new InvalidOperationException($"npm install of Azurite failed ({npm.ExitCode}).");
+            }
+            return main;
+        }
+        finally
+        {
+            InstallLock.Release();
+        }
+    }
+}

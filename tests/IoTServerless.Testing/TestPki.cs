@@ -1,0 +1,58 @@
+using System.Net;
+using System.Security.Cryptography.X509Certificates;
+using IoTServerless.Core.Security;
+
+namespace IoTServerless.Testing;
+
+/// <summary>
+/// A throw-away PKI made with the platform's own certificate code: a CA, the broker's server
+/// certificate (localhost, 127.0.0.1, ::1), device certificates, and a rogue CA nobody trusts.
+/// PEM files are written to a temp folder for the broker's configuration.
+/// </summary>
+public sealed class TestPki : IDisposable
+{
+    public TestPki()
+    {
+        Directory = System.IO.Directory.CreateTempSubdirectory("iot-pki-").FullName;
+        Ca = CertificateFactory.CreateCertificateAuthority("IoTServerless Test CA");
+        RogueCa = CertificateFactory.CreateCertificateAuthority("Rogue CA");
+        Server = CertificateFactory.CreateServerCertificate(Ca, "localhost", ["localhost"], [IPAddress.Loopback, IPAddress.IPv6Loopback]);
+        CaPath = Path.Combine(Directory, "ca.crt");
+        ServerCertificatePath = Path.Combine(Directory, "server.crt");
+        ServerKeyPath = Path.Combine(Directory, "server.key");
+        CertificateFactory.WritePem(Ca, CaPath, null);
+        CertificateFactory.WritePem(Server, ServerCertificatePath, ServerKeyPath);
+    }
+
+    public string Directory { get; }
+    public X509Certificate2 Ca { get; }
+    public X509Certificate2 RogueCa { get; }
+    public X509Certificate2 Server { get; }
+    public string CaPath { get; }
+    public string ServerCertificatePath { get; }
+    public string ServerKeyPath { get; }
+
+    /// <summary>A device certificate signed by the trusted CA, usable by SslStream.</summary>
+    public X509Certificate2 Device(string commonName) => Usable(CertificateFactory.CreateDeviceCertificate(Ca, commonName));
+
+    /// <summary>A device certificate signed by the rogue CA.</summary>
+    public X509Certificate2 RogueDevice(string commonName) => Usable(CertificateFactory.CreateDeviceCertificate(RogueCa, commonName));
+
+    /// <summary>A device certificate whose validity ended yesterday.</summary>
+    public X509Certificate2 ExpiredDevice(string commonName)
+        => Usable(CertificateFactory.CreateDeviceCertificate(Ca, commonName, DateTimeOffset.UtcNow.AddDays(-30), TimeSpan.FromDays(29)));
+
+    static X509Certificate2 Usable(X509Certificate2 certificate)
+        => X509CertificateLoader.LoadPkcs12(certificate.Export(X509ContentType.Pkcs12), null);
+
+    public void Dispose()
+    {
+        try
+        {
+            System.IO.Directory.Delete(Directory, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}

@@ -24,7 +24,7 @@ public sealed class TestFunctionApp : IAsyncDisposable
         return client;
     }
 
-    public static async Task<TestFunctionApp> StartAsync(string storageConnectionString, Uri? brokerApi = null, IDictionary<string, string?>? settings = null)
+    public static async Task<TestFunctionApp> StartAsync(string storageConnectionString, Uri? brokerApi = null, IDictionary<string, string?>? settings = null, int port = 0)
     {
         var config = new Dictionary<string, string?>
         {
@@ -37,7 +37,7 @@ public sealed class TestFunctionApp : IAsyncDisposable
         {
             config[key] = value;
         }
-        var app = StandaloneFunctionsHost.Create(["--urls", "http://127.0.0.1:0", "--environment", "Test"], builder =>
+        var app = StandaloneFunctionsHost.Create(["--urls", $"http://127.0.0.1:{port}", "--environment", "Test"], builder =>
         {
             builder.Configuration.AddInMemoryCollection(config);
             builder.Logging.SetMinimumLevel(LogLevel.Warning);

@@ -35,6 +35,15 @@ public sealed class TestPki : IDisposable
     /// <summary>A device certificate signed by the trusted CA, usable by SslStream.</summary>
     public X509Certificate2 Device(string commonName) => Usable(CertificateFactory.CreateDeviceCertificate(Ca, commonName));
 
+    /// <summary>A device certificate and key written as PEM files (for mosquitto clients); returns their paths.</summary>
+    public (string Certificate, string Key) DevicePem(string commonName)
+    {
+        var certificate = CertificateFactory.CreateDeviceCertificate(Ca, commonName);
+        var paths = (Path.Combine(Directory, commonName + ".crt"), Path.Combine(Directory, commonName + ".key"));
+        CertificateFactory.WritePem(certificate, paths.Item1, paths.Item2);
+        return paths;
+    }
+
     /// <summary>A device certificate signed by the rogue CA.</summary>
     public X509Certificate2 RogueDevice(string commonName) => Usable(CertificateFactory.CreateDeviceCertificate(RogueCa, commonName));
 

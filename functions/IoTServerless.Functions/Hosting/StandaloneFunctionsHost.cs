@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.AspNetCore.Mvc.Abstractions;
 using Microsoft.Azure.Functions.Worker;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
 namespace IoTServerless.Functions.Hosting;
@@ -39,6 +40,7 @@ public static class StandaloneFunctionsHost
     {
         var functions = FunctionCatalog.Discover(assembly);
         builder.Services.AddSingleton(functions);
+        builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddOptions<StandaloneHostingOptions>().Bind(builder.Configuration.GetSection(StandaloneHostingOptions.SectionName));
         builder.Services.AddMvcCore();
         builder.Services.AddProblemDetails();

@@ -143,6 +143,31 @@ public sealed class TlsTests : IAsyncLifetime
         await received.Task.WaitAsync(TimeSpan.FromSeconds(10));
     }
 
+    [Fact]
+    public async Task OversizedPacket_announcedAfterConnect_closesTheConnectionBeforeItIsBuffered()
+    {
+        using var tcp = new TcpClient();
+        await tcp.ConnectAsync(IPAddress.Loopback, _broker.MqttPort);
+        await using var ssl = new SslStream(tcp.GetStream());
+        await ssl.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
+        {
+            TargetHost = "localhost",
+            ClientCertificates = [_pki.Device("big")],
+            RemoteCertificateValidationCallback = (_, _, _, _) => true,
+        });
+        // CONNECT (MQTT 3.1.1, client id "big", clean session, keep-alive 60)
+        byte[] connect = [0x10, 0x0F, 0x00, 0x04, (byte)'M', (byte)'Q', (byte)'T', (byte)'T', 0x04, 0x02, 0x00, 0x3C, 0x00, 0x03, (byte)'b', (byte)'i', (byte)'g'];
+        await ssl.WriteAsync(connect);
+        var connack = new byte[4];
+        Assert.Equal(4, await ReadAtLeastAsync(ssl, connack, TimeSpan.FromSeconds(10)));
+        Assert.Equal(0x20, connack[0]);
+        // PUBLISH announcing 100 MB: refused at the header, long before 100 MB could arrive.
+        await ssl.WriteAsync(new byte[] { 0x30, 0x80, 0x80, 0x80, 0x30, 0x00, 0x01, (byte)'t' });
+        await ssl.FlushAsync();
+        Assert.True(await ReadUntilClosedAsync(ssl, new byte[64], TimeSpan.FromSeconds(10)));
+        await AssertBrokerStillServesAsync();
+    }
+
     async Task AssertBrokerStillServesAsync()
     {
         using var client = await TestMqtt.ConnectAsync("healthy-" + Guid.NewGuid().ToString("N")[..6], _broker.MqttPort, _pki.Device("healthy"), _pki.Ca);

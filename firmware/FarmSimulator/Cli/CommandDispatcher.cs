@@ -1,0 +1,50 @@
+namespace FarmSimulator.Cli;
+
+/// <summary>Picks the command from the first argument; usage errors exit with 2, failures with 1.</summary>
+public static class CommandDispatcher
+{
+    public const string Usage = """
+        usage:
+          FarmSimulator certs --out DIR [--sensors 20] [--pumps 5] [--farm farmA]
+              Creates the local dev PKI in DIR (reusing existing files, never overwriting a CA):
+              ca.crt/ca.key, server.crt/server.key (localhost, 127.0.0.1, ::1), devices/{thing}.crt/.key.
+          FarmSimulator run --host 127.0.0.1 --port 8883 --certs DIR [--sensors 20] [--pumps 5] [--farm farmA]
+                            [--interval 5] [--duration 0] [--seed 1]
+              Runs soil sensors (soil-001..) and pumps (pump-001..), one TLS connection each.
+              --interval: seconds between a sensor's readings; --duration: seconds (0 = until Ctrl+C).
+              Sensor i is watered by pump ((i-1) mod pumps)+1.
+        """;
+
+    public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error, CancellationToken cancellationToken)
+    {
+        if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
+        {
+            (args.Length == 0 ? error : output).WriteLine(Usage);
+            return args.Length == 0 ? 2 : 0;
+        }
+        try
+        {
+            switch (args[0])
+            {
+                case "certs":
+                    CertsCommand.Parse(args[1..]).Execute(output);
+                    return 0;
+                case "run":
+                    return await RunCommand.Parse(args[1..]).ExecuteAsync(output, cancellationToken);
+                default:
+                    throw new CommandLineException($"Unknown command '{args[0]}'.");
+            }
+        }
+        catch (CommandLineException ex)
+        {
+            error.WriteLine(ex.Message);
+            error.WriteLine(Usage);
+            return 2;
+        }
+        catch (Exception ex) when (ex is IOException or InvalidOperationException or UnauthorizedAccessException or System.Security.Cryptography.CryptographicException)
+        {
+            error.WriteLine($"error: {ex.Message}");
+            return 1;
+        }
+    }
+}

@@ -1,0 +1,3 @@
+using FarmSimulator.Cli;
+
+return await CommandDispatcher.RunAsync(args, Console.Out, Console.Error, CancellationToken.None);

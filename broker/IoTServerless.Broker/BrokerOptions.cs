@@ -97,7 +97,7 @@ public sealed class EventOptions
 
     public string? ManagedIdentityClientId { get; set; }
 
-    /// <summary>How long the batcher waits for more messages after the first of a batch.</summary>
+    /// <summary>Minimum interval between two sends: an idle pipeline sends at once, a busy one batches what a window brings.</summary>
     [Range(0, 10_000)]
     public int BatchWindowMilliseconds { get; set; } = 20;
 

@@ -50,14 +50,17 @@ public sealed class LifecycleEventPublisher(EventPipeline pipeline, TimeProvider
         var payload = JsonSerializer.SerializeToUtf8Bytes(e, EventJsonContext.Default.LifecycleEvent);
         try
         {
-            await pipeline.EnqueueAsync(new BrokerMessage
+            if (pipeline.Enabled)
             {
-                Id = pipeline.NextMessageId(),
-                Topic = topic,
-                Payload = payload,
-                Qos = 1,
-                Timestamp = e.Timestamp,
-            }, cancellationToken);
+                await pipeline.EnqueueAsync(new BrokerMessage
+                {
+                    Id = pipeline.NextMessageId(),
+                    Topic = topic,
+                    Payload = payload,
+                    Qos = 1,
+                    Timestamp = e.Timestamp,
+                }, cancellationToken);
+            }
             var message = new MqttApplicationMessageBuilder()
                 .WithTopic(topic)
                 .WithPayload(payload)

@@ -118,7 +118,7 @@ public sealed class MqttEventHandlers(
                 Refuse(e, MqttPubAckReasonCode.NotAuthorized);
                 return;
             }
-            if (!forwarding.ShouldForward(topic))
+            if (!pipeline.Enabled || !forwarding.ShouldForward(topic))
             {
                 return;
             }

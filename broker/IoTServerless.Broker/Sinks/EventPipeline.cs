@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Threading.Channels;
 using Azure.Messaging;
 using IoTServerless.Core.Events;
@@ -32,12 +31,16 @@ public sealed class EventPipeline : BackgroundService
         _metrics = metrics;
         _time = time;
         _logger = logger;
+        Enabled = options.Value.Events.Sink != EventSinkKind.None;
         _channel = Channel.CreateBounded<Pending>(new BoundedChannelOptions(_options.BufferCapacity)
         {
             SingleReader = true,
             FullMode = BoundedChannelFullMode.Wait,
         });
     }
+
+    /// <summary>False when the sink is <see cref="EventSinkKind.None"/>: nothing leaves the broker.</summary>
+    public bool Enabled { get; }
 
     /// <summary>Messages waiting for the sink.</summary>
     public int Buffered => _channel.Reader.Count;
@@ -74,10 +77,18 @@ public sealed class EventPipeline : BackgroundService
         var batch = new List<Pending>(_options.MaxBatchMessages);
         Pending? carry = null;
         var window = TimeSpan.FromMilliseconds(_options.BatchWindowMilliseconds);
+        long lastSend = 0;
         try
         {
             while (carry is not null || await reader.WaitToReadAsync(stoppingToken))
             {
+                // At most one send per window: an idle pipeline sends at once; a busy one lets the
+                // window fill the next batch (bounding Event Grid operations per second).
+                var sinceLast = lastSend == 0 ? window : _time.GetElapsedTime(lastSend);
+                if (sinceLast < window)
+                {
+                    await Task.Delay(window - sinceLast, _time, stoppingToken);
+                }
                 batch.Clear();
                 var bytes = 0;
                 if (carry is not null)
@@ -86,28 +97,19 @@ public sealed class EventPipeline : BackgroundService
                     bytes = carry.Message.Payload.Length;
                     carry = null;
                 }
-                var deadline = _time.GetTimestamp() + (long)(window.TotalSeconds * Stopwatch.Frequency);
-                while (batch.Count < _options.MaxBatchMessages)
+                while (batch.Count < _options.MaxBatchMessages && reader.TryRead(out var next))
                 {
-                    if (reader.TryRead(out var next))
+                    if (batch.Count > 0 && bytes + next.Message.Payload.Length > _options.MaxBatchBytes)
                     {
-                        if (batch.Count > 0 && bytes + next.Message.Payload.Length > _options.MaxBatchBytes)
-                        {
-                            carry = next;
-                            break;
-                        }
-                        batch.Add(next);
-                        bytes += next.Message.Payload.Length;
-                        continue;
-                    }
-                    var remaining = _time.GetElapsedTime(_time.GetTimestamp(), deadline);
-                    if (remaining <= TimeSpan.Zero || !await WaitForMoreAsync(reader, remaining, stoppingToken))
-                    {
+                        carry = next;
                         break;
                     }
+                    batch.Add(next);
+                    bytes += next.Message.Payload.Length;
                 }
                 if (batch.Count > 0)
                 {
+                    lastSend = _time.GetTimestamp();
                     await SendWithRetryAsync(batch, stoppingToken);
                 }
             }
@@ -122,24 +124,11 @@ public sealed class EventPipeline : BackgroundService
             {
                 pending.Accepted?.TrySetCanceled(stoppingToken);
             }
+            carry?.Accepted?.TrySetCanceled(stoppingToken);
             while (reader.TryRead(out var left))
             {
                 left.Accepted?.TrySetCanceled(stoppingToken);
             }
-        }
-    }
-
-    static async Task<bool> WaitForMoreAsync(ChannelReader<Pending> reader, TimeSpan timeout, CancellationToken stoppingToken)
-    {
-        using var cts = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
-        cts.CancelAfter(timeout);
-        try
-        {
-            return await reader.WaitToReadAsync(cts.Token);
-        }
-        catch (OperationCanceledException) when (!stoppingToken.IsCancellationRequested)
-        {
-            return false;
         }
     }
 

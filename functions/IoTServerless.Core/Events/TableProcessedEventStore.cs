@@ -33,7 +33,8 @@ public sealed class TableProcessedEventStore(TableClientProvider tables, TimePro
         for (var bucket = 0; bucket < Buckets; bucket++)
         {
             var partition = bucket.ToString("x2");
-            var old = table.QueryAsync<TableEntity>(e => e.PartitionKey == partition && e.Timestamp < cutoff, select: ["PartitionKey", "RowKey"], cancellationToken: cancellationToken);
+            var filter = TableClient.CreateQueryFilter($"PartitionKey eq {partition} and ProcessedAt lt {cutoff}");
+            var old = table.QueryAsync<TableEntity>(filter, select: ["PartitionKey", "RowKey"], cancellationToken: cancellationToken);
             var batch = new List<TableTransactionAction>(100);
             await foreach (var entity in old)
             {

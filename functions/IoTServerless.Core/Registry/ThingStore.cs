@@ -14,7 +14,6 @@ namespace IoTServerless.Core.Registry;
 public sealed class ThingStore(TableClientProvider tables)
 {
     const string Row = "";
-    const int MaxAttempts = 8;
 
     public async Task<Thing?> GetAsync(string thingName, CancellationToken cancellationToken)
     {
@@ -58,9 +57,11 @@ public sealed class ThingStore(TableClientProvider tables)
                 }
                 return true;
             }
-            catch (RequestFailedException ex) when (ex.Status is (int)HttpStatusCode.PreconditionFailed or (int)HttpStatusCode.Conflict && attempt < MaxAttempts)
+            catch (RequestFailedException ex) when (ex.Status is (int)HttpStatusCode.PreconditionFailed or (int)HttpStatusCode.Conflict)
             {
-                // Lost a race with another writer: read again and re-decide.
+                // Lost a race: read again and re-decide. This ends: every lost race stored a newer
+                // state, and once the stored state is newer than this event the loop returns false.
+                await Task.Delay(Random.Shared.Next(0, Math.Min(50, 1 + attempt * 5)), cancellationToken);
             }
         }
     }

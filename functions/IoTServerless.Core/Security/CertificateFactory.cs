@@ -75,11 +75,17 @@ public static class CertificateFactory
             return;
         }
         using var key = certificate.GetECDsaPrivateKey() ?? throw new InvalidOperationException("The certificate has no ECDSA private key.");
-        File.WriteAllText(keyPath, key.ExportPkcs8PrivateKeyPem() + "\n");
+        var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
         if (!OperatingSystem.IsWindows())
         {
-            File.SetUnixFileMode(keyPath, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite; // never readable by others, not even briefly
+            if (File.Exists(keyPath))
+            {
+                File.SetUnixFileMode(keyPath, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            }
         }
+        using var writer = new StreamWriter(keyPath, options);
+        writer.Write(key.ExportPkcs8PrivateKeyPem() + "\n");
     }
 
     /// <summary>Loads a PEM certificate with its PEM private key in a form SslStream can use on every OS.</summary>

@@ -135,6 +135,19 @@ public sealed class PresenceHandlerTests(AzuriteFixture azurite)
         Assert.Null(await _store.GetAsync(clientId, CancellationToken.None));
     }
 
+    [Theory]
+    [InlineData("\n")]
+    [InlineData("\r\n")]
+    public async Task HandleAsync_clientIdWithTrailingNewline_isIgnoredWithoutThrowing(string suffix)
+    {
+        // An MQTT client id may end in a line break; it is not a thing name and must not poison the event.
+        var clientId = NewThing() + suffix;
+
+        var ex = await Record.ExceptionAsync(() => HandleAsync(Message("x", "connected", Payload(clientId, "connected", 1000))));
+
+        Assert.Null(ex);
+    }
+
     [Fact]
     public async Task HandleAsync_clientIdLongerThan128_isNotRecorded()
     {

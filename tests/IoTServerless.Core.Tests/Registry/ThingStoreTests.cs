@@ -1,5 +1,8 @@
+using Azure.Data.Tables;
 using IoTServerless.Core.Events;
 using IoTServerless.Core.Registry;
+using IoTServerless.Core.Storage;
+using Microsoft.Extensions.Options;
 using IoTServerless.Core.Tests.Storage;
 using IoTServerless.Testing;
 
@@ -191,5 +194,88 @@ public sealed class ThingStoreTests(AzuriteFixture azurite)
         await Task.WhenAll(events.Select(e => Task.Run(() => ApplyAsync(e))));
 
         Assert.Equal(new ThingConnectivity(false, 99_999, DisconnectReasons.ApiInitiated), await ConnectivityAsync(thing));
+    }
+
+    /// <summary>
+    /// A store whose every entity write is preceded by <paramref name="rival"/>'s direct write to the
+    /// same table: a deterministic stand-in for a rival instance winning the race at the worst moment.
+    /// </summary>
+    async Task<(ThingStore Store, InterceptingTableProxy Proxy)> RacedStoreAsync(Func<TableClient, Task> rival)
+    {
+        var proxy = await InterceptingTableProxy.StartAsync(azurite.TablePort);
+        var direct = new TableClient(azurite.ConnectionString, TableNames.Things);
+        proxy.BeforeWrite = _ => rival(direct);
+        var provider = new TableClientProvider(Options.Create(new TableStorageOptions { ConnectionString = proxy.ConnectionString(azurite.ConnectionString, azurite.TablePort) }));
+        return (new ThingStore(provider), proxy);
+    }
+
+    static TableEntity StoredConnectivity(string thing, bool connected, long timestamp, long version) => new(thing, "")
+    {
+        ["Connected"] = connected,
+        ["ConnectivityTimestamp"] = timestamp,
+        ["ConnectivityVersion"] = version,
+    };
+
+    [Fact]
+    public async Task ApplyLifecycleEventAsync_rivalWritesNewerBetweenReadAndWrite_reReadsAndRejects()
+    {
+        var thing = NewThing();
+        Assert.True(await ApplyAsync(Connected(thing, 1000, version: 1)));
+        var (raced, proxy) = await RacedStoreAsync(async table =>
+            await table.UpsertEntityAsync(StoredConnectivity(thing, connected: true, 3000, version: 3), TableUpdateMode.Replace));
+        await using (proxy)
+        {
+            // Newer than what it read (1000), older than what the rival wrote meanwhile (3000).
+            Assert.False(await raced.ApplyLifecycleEventAsync(Disconnected(thing, 2000, version: 2), CancellationToken.None));
+        }
+
+        Assert.Equal(new ThingConnectivity(true, 3000, null), await ConnectivityAsync(thing));
+    }
+
+    [Fact]
+    public async Task ApplyLifecycleEventAsync_rivalCreatesThingFirst_reReadsAndApplies()
+    {
+        var thing = NewThing();
+        var rivalWrites = 0;
+        var (raced, proxy) = await RacedStoreAsync(async table =>
+        {
+            if (Interlocked.Increment(ref rivalWrites) == 1)
+            {
+                await table.AddEntityAsync(StoredConnectivity(thing, connected: true, 1000, version: 1));
+            }
+        });
+        await using (proxy)
+        {
+            // Its insert conflicts (409); it must re-read and, being newer, update instead.
+            Assert.True(await raced.ApplyLifecycleEventAsync(Disconnected(thing, 2000, version: 1, reason: DisconnectReasons.ClientInitiated), CancellationToken.None));
+        }
+
+        Assert.Equal(new ThingConnectivity(false, 2000, DisconnectReasons.ClientInitiated), await ConnectivityAsync(thing));
+    }
+
+    [Fact]
+    public async Task ApplyLifecycleEventAsync_losesManyRacesToOlderRivals_stillApplies()
+    {
+        // Twelve rival instances each land an (older) event just before this write. Every lost race
+        // means someone else made progress, so the newest event must keep retrying and win in the end;
+        // giving up would fail the whole event batch and leave the thing's state stale until redelivery.
+        var thing = NewThing();
+        var rivalWrites = 0;
+        var (raced, proxy) = await RacedStoreAsync(async table =>
+        {
+            var n = Interlocked.Increment(ref rivalWrites);
+            if (n <= 12)
+            {
+                await table.UpsertEntityAsync(StoredConnectivity(thing, connected: n % 2 == 0, 1000 + n, version: n), TableUpdateMode.Replace);
+            }
+        });
+        Exception? failure;
+        await using (proxy)
+        {
+            failure = await Record.ExceptionAsync(() => raced.ApplyLifecycleEventAsync(Connected(thing, 5000, version: 13), CancellationToken.None));
+        }
+
+        Assert.True(failure is null, $"gave up after {rivalWrites} lost races: {failure?.Message.Split('\n')[0]}");
+        Assert.Equal(new ThingConnectivity(true, 5000, null), await ConnectivityAsync(thing));
     }
 }

@@ -215,7 +215,7 @@ public sealed class CertificateFactoryTests : IDisposable
         var data = Encoding.UTF8.GetBytes("sign me");
         using var loadedKey = loaded.GetECDsaPrivateKey()!;
         using var publicKey = device.GetECDsaPublicKey()!;
-        Assert.True(publicKey.VerifyData(loadedKey.SignData(data, HashAlgorithmName.SHA256), data, HashAlgorithmName.SHA256));
+        Assert.True(publicKey.VerifyData(data, loadedKey.SignData(data, HashAlgorithmName.SHA256), HashAlgorithmName.SHA256));
         Assert.True(Chain(loaded, _ca, ClientAuth).Ok);
     }
 

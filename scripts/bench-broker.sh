@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Broker benchmark with the neutral load generator in ../shared/bench: our broker with its event
+# sink on (forwarding every message to the real function app on Azurite), the same broker with the
+# sink off, and mosquitto, alternating runs (A B C A B C ...), a fresh broker process per run.
+# Prints medians and ratios against mosquitto measured in the same run.
+# usage: scripts/bench-broker.sh [RUNS=3] [CASES...]
+#   cases: fanin-q0-e2e fanin-q1-e2e fanin-q1-e2e-w1 latency conns-tls (default: all)
+# Needs: mosquitto (Debian package) for the reference; BENCH=path/to/shared/bench (default ../shared/bench).
+set -uo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+RUNS=${1:-3}; shift 2>/dev/null || true
+CASES=("$@"); [ ${#CASES[@]} -eq 0 ] && CASES=(fanin-q0-e2e fanin-q1-e2e fanin-q1-e2e-w1 latency conns-tls)
+BENCH=${BENCH:-$(cd "$ROOT/../shared/bench" 2>/dev/null && pwd)}
+CONNS=${CONNS:-10000}
+TARGETS=(${TARGETS:-mosquitto iot-sink-off iot-sink-on})
+OUT=${OUT:-$LOCAL/bench/broker-$(date -u +%Y%m%dT%H%M%SZ).jsonl}
+CERTS=/tmp/bench/certs
+LG="$BENCH/loadgen/bin/Release/net10.0/loadgen"
+mkdir -p "$(dirname "$OUT")" "$LOCAL/logs"
+[ -d "$BENCH/loadgen" ] || { echo "shared/bench not found; set BENCH=" >&2; exit 1; }
+need node; need dotnet; command -v mosquitto >/dev/null || echo "warning: mosquitto not installed (apt-get install mosquitto); its runs will fail" >&2
+
+[ -f "$CERTS/server.key" ] || "$BENCH/scripts/gen-certs.sh" "$CERTS" >/dev/null
+(cd "$BENCH/loadgen" && dotnet build -c Release -nologo -v q -clp:ErrorsOnly -o bin/Release/net10.0) || exit 1
+dotnet build broker/IoTServerless.Broker -c Release -nologo -v q -clp:ErrorsOnly || exit 1
+dotnet build functions/IoTServerless.Functions -c Release -nologo -v q -clp:ErrorsOnly || exit 1
+install_azurite
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+# The sink: Azurite + the function app, started once for the whole benchmark.
+API_KEY=$(random_secret); FN_KEY=$(random_secret)
+TABLE_PORT=20102; FN_PORT=17071
+node "$AZURITE_PREFIX/node_modules/azurite/dist/src/table/main.js" --tableHost 127.0.0.1 --tablePort $TABLE_PORT \
+  --location "$(mktemp -d)" --skipApiVersionCheck --disableProductStyleUrl --silent > "$LOCAL/logs/bench-azurite.log" 2>&1 &
+AZ_PID=$!
+STORAGE="DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;TableEndpoint=http://127.0.0.1:$TABLE_PORT/devstoreaccount1;"
+(cd functions/IoTServerless.Functions/bin/Release/net10.0 && Logging__LogLevel__Default=Warning Storage__ConnectionString="$STORAGE" \
+  BrokerApi__BaseUrl=http://127.0.0.1:18844/ BrokerApi__Key="$API_KEY" Hosting__FunctionKey="$FN_KEY" \
+  exec dotnet IoTServerless.Functions.dll --urls http://127.0.0.1:$FN_PORT) > "$LOCAL/logs/bench-functions.log" 2>&1 &
+FN_PID=$!
+trap 'kill $AZ_PID $FN_PID 2>/dev/null' EXIT
+wait_for_port $TABLE_PORT 30 && wait_for_port $FN_PORT 60 || { echo "sink did not start" >&2; exit 1; }
+
+start_target() { # prints the PID
+  case $1 in
+    mosquitto) "$BENCH/scripts/start-mosquitto.sh" ;;
+    iot-sink-off|iot-sink-on)
+      local sink=None; [ "$1" = iot-sink-on ] && sink=Webhook
+      (cd broker/IoTServerless.Broker/bin/Release/net10.0 && Logging__LogLevel__Default=Warning \
+        Broker__Mqtt__BindAddress=127.0.0.1 Broker__Mqtt__Port=18843 Broker__WebSockets__Enabled=false \
+        Broker__Api__Port=18844 Broker__Api__Key="$API_KEY" \
+        Broker__Tls__ServerCertificatePath=$CERTS/server.crt Broker__Tls__ServerKeyPath=$CERTS/server.key \
+        Broker__Tls__ClientCaPath=$CERTS/ca.crt \
+        Broker__Events__Sink=$sink Broker__Events__WebhookUrl=http://127.0.0.1:$FN_PORT/api/events \
+        Broker__Events__WebhookKey="$FN_KEY" Broker__Events__ForwardTopicFilters__0='bench/#' \
+        exec dotnet IoTServerless.Broker.dll) > "$LOCAL/logs/bench-broker.log" 2>&1 &
+      local pid=$!
+      wait_for_port 18843 30 >/dev/null || { echo "broker did not start" >&2; return 1; }
+      echo $pid ;;
+  esac
+}
+port_of() { case $1 in mosquitto) echo 18831 ;; *) echo 18843 ;; esac; }
+stop_pid() { kill "$1" 2>/dev/null; for _ in $(seq 100); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done; kill -9 "$1" 2>/dev/null; }
+cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
+wait_idle() { local t0 t1; for _ in $(seq 20); do t0=$(cpu_ticks "$1"); sleep 0.5; t1=$(cpu_ticks "$1"); [ $((t1 - t0)) -le 2 ] && return 0; done; }
+args_of() {
+  case $1 in
+    fanin-q0-e2e)    echo "fanin --publishers 20 --subscribers 1 --qos 0 --flow e2e --inflight 32 --duration 10 --warmup 3" ;;
+    fanin-q1-e2e)    echo "fanin --publishers 20 --subscribers 1 --qos 1 --flow e2e --inflight 32 --duration 10 --warmup 3" ;;
+    fanin-q1-e2e-w1) echo "fanin --publishers 20 --subscribers 1 --qos 1 --flow e2e --inflight 1 --duration 10 --warmup 3" ;;
+    latency)         echo "latency --rate 1000 --qos 0 --duration 10 --warmup 2" ;;
+    conns-tls)       echo "conns --count $CONNS --concurrency 64 --hold 5 --src-ips 127.0.0.2-127.0.0.20" ;;
+  esac
+}
+
+for c in "${CASES[@]}"; do
+  for r in $(seq "$RUNS"); do
+    for t in "${TARGETS[@]}"; do
+      pid=$(start_target "$t") || continue
+      wait_idle "$pid"
+      log="$LOCAL/logs/bench-$c-$t-$r.log"
+      echo "== $c run $r/$RUNS on $t (pid $pid)" >&2
+      # shellcheck disable=SC2046
+      timeout 300 "$LG" $(args_of "$c") --tls --ca $CERTS/ca.crt --cert $CERTS/client.crt --key $CERTS/client.key \
+        --port "$(port_of "$t")" --broker-pid "$pid" --label "$t" > "$log" 2>&1
+      line=$(grep '^RESULT ' "$log" | sed 's/^RESULT //')
+      if [ -n "$line" ]; then
+        node -e 'const r=JSON.parse(process.argv[1]); r.case=process.argv[2]; r.run=+process.argv[3]; console.log(JSON.stringify(r))' "$line" "$c" "$r" >> "$OUT"
+      else
+        echo "   run failed, see $log" >&2
+        echo "{\"label\":\"$t\",\"case\":\"$c\",\"run\":$r,\"failed\":true}" >> "$OUT"
+      fi
+      stop_pid "$pid"
+    done
+  done
+done
+echo "results: $OUT" >&2
+node "$ROOT/scripts/bench/summarize.mjs" "$OUT"

@@ -7,33 +7,30 @@ using MQTTnet.Protocol;
 namespace IoTServerless.Broker.Tests.Api;
 
 /// <summary>The broker's internal API over real HTTP, with real MQTT clients on the other side.</summary>
-public sealed class InternalApiTests : IAsyncLifetime
+public sealed class InternalApiTests : BrokerTestBase
 {
-    readonly TestPki _pki = new();
-    TestBroker _broker = null!;
     HttpClient _http = null!;
 
-    public async Task InitializeAsync()
+    public override async Task InitializeAsync()
     {
-        _broker = await TestBroker.StartAsync(_pki);
-        _http = new HttpClient { BaseAddress = _broker.ApiUrl };
+        await base.InitializeAsync();
+        _http = new HttpClient { BaseAddress = Broker.ApiUrl };
         _http.DefaultRequestHeaders.Add("x-broker-key", TestBroker.ApiKey);
     }
 
-    public async Task DisposeAsync()
+    public override async Task DisposeAsync()
     {
         _http.Dispose();
-        await _broker.DisposeAsync();
-        _pki.Dispose();
+        await base.DisposeAsync();
     }
 
     [Fact]
     public async Task Publish_withoutTheKey_is401()
     {
-        using var anonymous = new HttpClient { BaseAddress = _broker.ApiUrl };
+        using var anonymous = new HttpClient { BaseAddress = Broker.ApiUrl };
         using var response = await anonymous.PostAsync("internal/v1/publish?topic=a/b", new ByteArrayContent([1]));
         Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
-        using var wrong = new HttpClient { BaseAddress = _broker.ApiUrl };
+        using var wrong = new HttpClient { BaseAddress = Broker.ApiUrl };
         wrong.DefaultRequestHeaders.Add("x-broker-key", "not-the-key");
         using var response2 = await wrong.PostAsync("internal/v1/publish?topic=a/b", new ByteArrayContent([1]));
         Assert.Equal(HttpStatusCode.Unauthorized, response2.StatusCode);
@@ -42,7 +39,7 @@ public sealed class InternalApiTests : IAsyncLifetime
     [Fact]
     public async Task Publish_reachesASubscribedDevice()
     {
-        using var pump = await TestMqtt.ConnectAsync("pump-001", _broker.MqttPort, _pki.Device("pump-001"), _pki.Ca);
+        using var pump = await TestMqtt.ConnectAsync("pump-001", Broker.MqttPort, Pki.Device("pump-001"), Pki.Ca);
         var received = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
         pump.ApplicationMessageReceivedAsync += e =>
         {
@@ -79,14 +76,14 @@ public sealed class InternalApiTests : IAsyncLifetime
     public async Task Disconnect_dropsTheClientWithApiInitiatedReason_thenIs404()
     {
         var reason = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
-        using var watcher = await TestMqtt.ConnectAsync("watcher", _broker.MqttPort, _pki.Device("watcher"), _pki.Ca);
+        using var watcher = await TestMqtt.ConnectAsync("watcher", Broker.MqttPort, Pki.Device("watcher"), Pki.Ca);
         watcher.ApplicationMessageReceivedAsync += e =>
         {
             reason.TrySetResult(JsonDocument.Parse(e.ApplicationMessage.ConvertPayloadToString()).RootElement.GetProperty("disconnectReason").GetString()!);
             return Task.CompletedTask;
         };
         await watcher.SubscribeAsync("$aws/events/presence/disconnected/pump-002", MqttQualityOfServiceLevel.AtLeastOnce);
-        using var pump = await TestMqtt.ConnectAsync("pump-002", _broker.MqttPort, _pki.Device("pump-002"), _pki.Ca);
+        using var pump = await TestMqtt.ConnectAsync("pump-002", Broker.MqttPort, Pki.Device("pump-002"), Pki.Ca);
 
         using var response = await _http.PostAsync("internal/v1/clients/pump-002/disconnect", null);
 
@@ -102,10 +99,10 @@ public sealed class InternalApiTests : IAsyncLifetime
     {
         using var handler = new HttpClientHandler
         {
-            ClientCertificates = { _pki.Device("curious") },
+            ClientCertificates = { Pki.Device("curious") },
             ServerCertificateCustomValidationCallback = (_, _, _, _) => true,
         };
-        using var wss = new HttpClient(handler) { BaseAddress = new Uri($"https://127.0.0.1:{_broker.WebSocketPort}/") };
+        using var wss = new HttpClient(handler) { BaseAddress = new Uri($"https://127.0.0.1:{Broker.WebSocketPort}/") };
         wss.DefaultRequestHeaders.Add("x-broker-key", TestBroker.ApiKey);
         using var response = await wss.PostAsync("internal/v1/publish?topic=a/b", new ByteArrayContent([1]));
         Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);

@@ -5,27 +5,16 @@ using MQTTnet.Protocol;
 namespace IoTServerless.Broker.Tests.Mqtt;
 
 /// <summary>MQTT over secure WebSockets at /mqtt with a client certificate.</summary>
-public sealed class WebSocketTests : IAsyncLifetime
+public sealed class WebSocketTests : BrokerTestBase
 {
-    readonly TestPki _pki = new();
-    TestBroker _broker = null!;
-
-    public async Task InitializeAsync() => _broker = await TestBroker.StartAsync(_pki);
-
-    public async Task DisposeAsync()
-    {
-        await _broker.DisposeAsync();
-        _pki.Dispose();
-    }
-
     [Fact]
     public async Task ConnectOverWss_withDeviceCertificate_publishesAndReceives()
     {
         var options = new MqttClientOptionsBuilder()
             .WithClientId("ws-device")
-            .WithWebSocketServer(o => o.WithUri($"wss://127.0.0.1:{_broker.WebSocketPort}/mqtt"))
+            .WithWebSocketServer(o => o.WithUri($"wss://127.0.0.1:{Broker.WebSocketPort}/mqtt"))
             .WithTlsOptions(tls => tls.UseTls()
-                .WithClientCertificates([_pki.Device("ws-device")])
+                .WithClientCertificates([Pki.Device("ws-device")])
                 .WithCertificateValidationHandler(_ => true))
             .Build();
         using var client = new MqttClientFactory().CreateMqttClient();

@@ -6,35 +6,32 @@ using MQTTnet.Protocol;
 namespace IoTServerless.Broker.Tests.Sinks;
 
 /// <summary>The broker → functions path against a real HTTP sink: batching, back-pressure, no QoS 1 loss.</summary>
-public sealed class EventPipelineTests : IAsyncLifetime
+public sealed class EventPipelineTests : BrokerTestBase
 {
-    readonly TestPki _pki = new();
     TestEventReceiver _sink = null!;
-    TestBroker _broker = null!;
 
-    public async Task InitializeAsync()
+    protected override async Task<IDictionary<string, string?>?> SettingsAsync()
     {
         _sink = await TestEventReceiver.StartAsync();
-        _broker = await TestBroker.StartAsync(_pki, new Dictionary<string, string?>
+        return new Dictionary<string, string?>
         {
             ["Broker:Events:Sink"] = "Webhook",
             ["Broker:Events:WebhookUrl"] = _sink.Url.ToString(),
             ["Broker:Events:ForwardTopicFilters:0"] = "farmA/sensor/+/data",
             ["Broker:Events:MaxRetryDelayMilliseconds"] = "500",
-        });
+        };
     }
 
-    public async Task DisposeAsync()
+    public override async Task DisposeAsync()
     {
-        await _broker.DisposeAsync();
+        await base.DisposeAsync();
         await _sink.DisposeAsync();
-        _pki.Dispose();
     }
 
     [Fact]
     public async Task Qos1Publishes_whileSinkIsDownFor10Seconds_areAllDeliveredOnceItReturns()
     {
-        using var device = await TestMqtt.ConnectAsync("soil-001", _broker.MqttPort, _pki.Device("soil-001"), _pki.Ca);
+        using var device = await TestMqtt.ConnectAsync("soil-001", Broker.MqttPort, Pki.Device("soil-001"), Pki.Ca);
         var port = _sink.Port;
         await _sink.StopAsync();
 
@@ -59,7 +56,7 @@ public sealed class EventPipelineTests : IAsyncLifetime
     [Fact]
     public async Task ManyMessages_arePackedIntoFewerBatchEvents()
     {
-        using var device = await TestMqtt.ConnectAsync("soil-002", _broker.MqttPort, _pki.Device("soil-002"), _pki.Ca);
+        using var device = await TestMqtt.ConnectAsync("soil-002", Broker.MqttPort, Pki.Device("soil-002"), Pki.Ca);
         const int count = 300;
         for (var i = 0; i < count; i++)
         {
@@ -76,7 +73,7 @@ public sealed class EventPipelineTests : IAsyncLifetime
     [Fact]
     public async Task TopicsNoRuleNeeds_doNotLeaveTheBroker()
     {
-        using var device = await TestMqtt.ConnectAsync("soil-003", _broker.MqttPort, _pki.Device("soil-003"), _pki.Ca);
+        using var device = await TestMqtt.ConnectAsync("soil-003", Broker.MqttPort, Pki.Device("soil-003"), Pki.Ca);
         await device.PublishStringAsync("farmA/other/soil-003", "x", MqttQualityOfServiceLevel.AtLeastOnce);
         await device.PublishStringAsync("farmA/sensor/soil-003/data", "y", MqttQualityOfServiceLevel.AtLeastOnce);
         Assert.True(await Eventually.TrueAsync(() => Task.FromResult(_sink.Messages.Any(m => m.Topic == "farmA/sensor/soil-003/data")), TimeSpan.FromSeconds(10)));
@@ -86,7 +83,7 @@ public sealed class EventPipelineTests : IAsyncLifetime
     [Fact]
     public async Task ConnectAndDisconnect_emitLifecycleEventsToSinkAndSubscribers()
     {
-        using var watcher = await TestMqtt.ConnectAsync("watcher", _broker.MqttPort, _pki.Device("watcher"), _pki.Ca);
+        using var watcher = await TestMqtt.ConnectAsync("watcher", Broker.MqttPort, Pki.Device("watcher"), Pki.Ca);
         var seen = new List<string>();
         watcher.ApplicationMessageReceivedAsync += e =>
         {
@@ -98,7 +95,7 @@ public sealed class EventPipelineTests : IAsyncLifetime
         };
         await watcher.SubscribeAsync("$aws/events/presence/+/pump-001", MqttQualityOfServiceLevel.AtLeastOnce);
 
-        var device = await TestMqtt.ConnectAsync("pump-001", _broker.MqttPort, _pki.Device("pump-001"), _pki.Ca);
+        var device = await TestMqtt.ConnectAsync("pump-001", Broker.MqttPort, Pki.Device("pump-001"), Pki.Ca);
         await device.DisconnectAsync();
         device.Dispose();
 
@@ -128,7 +125,7 @@ public sealed class EventPipelineTests : IAsyncLifetime
     public async Task DevicePublishingALifecycleEvent_isRefused()
     {
         var client = new MqttClientFactory().CreateMqttClient();
-        await client.ConnectAsync(TestMqtt.Options("forger", _broker.MqttPort, _pki.Device("forger"), _pki.Ca, MQTTnet.Formatter.MqttProtocolVersion.V500));
+        await client.ConnectAsync(TestMqtt.Options("forger", Broker.MqttPort, Pki.Device("forger"), Pki.Ca, MQTTnet.Formatter.MqttProtocolVersion.V500));
         var result = await client.PublishStringAsync("$aws/events/presence/connected/pump-009", "{\"clientId\":\"pump-009\"}", MqttQualityOfServiceLevel.AtLeastOnce);
         Assert.Equal(MqttClientPublishReasonCode.NotAuthorized, result.ReasonCode);
         await Task.Delay(300);

@@ -11,23 +11,12 @@ using MQTTnet.Protocol;
 namespace IoTServerless.Broker.Tests.Tls;
 
 /// <summary>Device TLS over real sockets: mutual TLS is required, only trusted CAs, TLS 1.2+.</summary>
-public sealed class TlsTests : IAsyncLifetime
+public sealed class TlsTests : BrokerTestBase
 {
-    readonly TestPki _pki = new();
-    TestBroker _broker = null!;
-
-    public async Task InitializeAsync() => _broker = await TestBroker.StartAsync(_pki);
-
-    public async Task DisposeAsync()
-    {
-        await _broker.DisposeAsync();
-        _pki.Dispose();
-    }
-
     [Fact]
     public async Task Connect_withTrustedDeviceCertificate_publishesAndReceives()
     {
-        using var client = await TestMqtt.ConnectAsync("soil-001", _broker.MqttPort, _pki.Device("soil-001"), _pki.Ca);
+        using var client = await TestMqtt.ConnectAsync("soil-001", Broker.MqttPort, Pki.Device("soil-001"), Pki.Ca);
         var received = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
         client.ApplicationMessageReceivedAsync += e =>
         {
@@ -44,7 +33,7 @@ public sealed class TlsTests : IAsyncLifetime
     public async Task Connect_withoutClientCertificate_isRefused()
     {
         using var client = new MqttClientFactory().CreateMqttClient();
-        await Assert.ThrowsAnyAsync<Exception>(() => client.ConnectAsync(TestMqtt.Options("anon", _broker.MqttPort, null, _pki.Ca)));
+        await Assert.ThrowsAnyAsync<Exception>(() => client.ConnectAsync(TestMqtt.Options("anon", Broker.MqttPort, null, Pki.Ca)));
         Assert.False(client.IsConnected);
         await AssertBrokerStillServesAsync();
     }
@@ -53,7 +42,7 @@ public sealed class TlsTests : IAsyncLifetime
     public async Task Connect_withCertificateFromUnknownCa_isRefused()
     {
         using var client = new MqttClientFactory().CreateMqttClient();
-        await Assert.ThrowsAnyAsync<Exception>(() => client.ConnectAsync(TestMqtt.Options("rogue", _broker.MqttPort, _pki.RogueDevice("rogue"), _pki.Ca)));
+        await Assert.ThrowsAnyAsync<Exception>(() => client.ConnectAsync(TestMqtt.Options("rogue", Broker.MqttPort, Pki.RogueDevice("rogue"), Pki.Ca)));
         Assert.False(client.IsConnected);
         await AssertBrokerStillServesAsync();
     }
@@ -62,7 +51,7 @@ public sealed class TlsTests : IAsyncLifetime
     public async Task Connect_withExpiredCertificate_isRefused()
     {
         using var client = new MqttClientFactory().CreateMqttClient();
-        await Assert.ThrowsAnyAsync<Exception>(() => client.ConnectAsync(TestMqtt.Options("old", _broker.MqttPort, _pki.ExpiredDevice("old"), _pki.Ca)));
+        await Assert.ThrowsAnyAsync<Exception>(() => client.ConnectAsync(TestMqtt.Options("old", Broker.MqttPort, Pki.ExpiredDevice("old"), Pki.Ca)));
         Assert.False(client.IsConnected);
     }
 
@@ -72,7 +61,7 @@ public sealed class TlsTests : IAsyncLifetime
         // A raw TLS 1.1 ClientHello (no supported_versions extension): the broker must refuse it
         // itself, whatever the client's TLS library would allow.
         using var socket = new TcpClient();
-        await socket.ConnectAsync(IPAddress.Loopback, _broker.MqttPort);
+        await socket.ConnectAsync(IPAddress.Loopback, Broker.MqttPort);
         var stream = socket.GetStream();
         await stream.WriteAsync(Tls11ClientHello());
         var response = new byte[7];
@@ -95,12 +84,12 @@ public sealed class TlsTests : IAsyncLifetime
     public async Task Handshake_offeringAwsAlpn_succeeds()
     {
         using var tcp = new TcpClient();
-        await tcp.ConnectAsync(IPAddress.Loopback, _broker.MqttPort);
+        await tcp.ConnectAsync(IPAddress.Loopback, Broker.MqttPort);
         await using var ssl = new SslStream(tcp.GetStream());
         await ssl.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
         {
             TargetHost = "localhost",
-            ClientCertificates = [_pki.Device("alpn-device")],
+            ClientCertificates = [Pki.Device("alpn-device")],
             EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
             ApplicationProtocols = [new SslApplicationProtocol("x-amzn-mqtt-ca")],
             RemoteCertificateValidationCallback = (_, _, _, _) => true,
@@ -112,15 +101,15 @@ public sealed class TlsTests : IAsyncLifetime
     [Fact]
     public async Task Garbage_afterTlsHandshake_closesOnlyThatConnection()
     {
-        using var bystander = await TestMqtt.ConnectAsync("bystander", _broker.MqttPort, _pki.Device("bystander"), _pki.Ca);
+        using var bystander = await TestMqtt.ConnectAsync("bystander", Broker.MqttPort, Pki.Device("bystander"), Pki.Ca);
 
         using var tcp = new TcpClient();
-        await tcp.ConnectAsync(IPAddress.Loopback, _broker.MqttPort);
+        await tcp.ConnectAsync(IPAddress.Loopback, Broker.MqttPort);
         await using var ssl = new SslStream(tcp.GetStream());
         await ssl.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
         {
             TargetHost = "localhost",
-            ClientCertificates = [_pki.Device("vandal")],
+            ClientCertificates = [Pki.Device("vandal")],
             RemoteCertificateValidationCallback = (_, _, _, _) => true,
         });
         var garbage = RandomNumberGenerator.GetBytes(4096);
@@ -147,12 +136,12 @@ public sealed class TlsTests : IAsyncLifetime
     public async Task OversizedPacket_announcedAfterConnect_closesTheConnectionBeforeItIsBuffered()
     {
         using var tcp = new TcpClient();
-        await tcp.ConnectAsync(IPAddress.Loopback, _broker.MqttPort);
+        await tcp.ConnectAsync(IPAddress.Loopback, Broker.MqttPort);
         await using var ssl = new SslStream(tcp.GetStream());
         await ssl.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
         {
             TargetHost = "localhost",
-            ClientCertificates = [_pki.Device("big")],
+            ClientCertificates = [Pki.Device("big")],
             RemoteCertificateValidationCallback = (_, _, _, _) => true,
         });
         // CONNECT (MQTT 3.1.1, client id "big", clean session, keep-alive 60)
@@ -170,7 +159,7 @@ public sealed class TlsTests : IAsyncLifetime
 
     async Task AssertBrokerStillServesAsync()
     {
-        using var client = await TestMqtt.ConnectAsync("healthy-" + Guid.NewGuid().ToString("N")[..6], _broker.MqttPort, _pki.Device("healthy"), _pki.Ca);
+        using var client = await TestMqtt.ConnectAsync("healthy-" + Guid.NewGuid().ToString("N")[..6], Broker.MqttPort, Pki.Device("healthy"), Pki.Ca);
         Assert.True(client.IsConnected);
     }
 

@@ -70,7 +70,7 @@ echo "==> starting the function app (standalone) on 127.0.0.1:$FUNCTIONS_PORT"
 (cd "$FUNCTIONS_BIN" && ASPNETCORE_ENVIRONMENT=Development \
   Storage__ConnectionString="$STORAGE" \
   BrokerApi__BaseUrl="http://127.0.0.1:$BROKER_API_PORT/" BrokerApi__Key="$BROKER_API_KEY" \
-  Hosting__FunctionKey="$FUNCTION_KEY" \
+  Hosting__FunctionKey="$FUNCTION_KEY" CertificateAuthority__LocalDirectory="$CERTS" \
   exec dotnet IoTServerless.Functions.dll --urls "http://127.0.0.1:$FUNCTIONS_PORT") > "$LOGS/functions.log" 2>&1 &
 pids+=($!)
 
@@ -81,6 +81,7 @@ echo "==> starting the broker (MQTT/TLS $MQTT_PORT, WSS $WSS_PORT, API $BROKER_A
   Broker__Api__Port="$BROKER_API_PORT" Broker__Api__Key="$BROKER_API_KEY" \
   Broker__Tls__ServerCertificatePath="$CERTS/server.crt" Broker__Tls__ServerKeyPath="$CERTS/server.key" \
   Broker__Tls__ClientCaPath="$CERTS/ca.crt" \
+  Broker__Authorization__Enabled=false \
   Broker__Events__Sink=Webhook Broker__Events__WebhookUrl="http://127.0.0.1:$FUNCTIONS_PORT/api/events" \
   Broker__Events__WebhookKey="$FUNCTION_KEY" \
   exec dotnet IoTServerless.Broker.dll) > "$LOGS/broker.log" 2>&1 &

@@ -5,7 +5,14 @@ using Azure.Messaging.EventGrid;
 using IoTServerless.Broker.Api;
 using IoTServerless.Broker.Mqtt;
 using IoTServerless.Broker.Sinks;
-using IoTServerless.Broker.Tls;
+using IoTServerless.Core;
+using IoTServerless.Core.Registry;
+using IoTServerless.Core.Security;
+using IoTServerless.Core.Security.Certificates;
+using IoTServerless.Core.Security.Changes;
+using IoTServerless.Core.Security.Policies;
+using IoTServerless.Core.Storage;
+using IoTServerless.Broker.Security;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.Extensions.Options;
@@ -36,7 +43,10 @@ public static class BrokerHostingExtensions
         services.AddHostedService(sp => sp.GetRequiredService<EventPipeline>());
         services.AddSingleton<LifecycleEventPublisher>();
         services.AddSingleton<MqttEventHandlers>();
+        services.AddSingleton<ConnectionAuthorizations>();
+        services.AddSingleton<DeviceGatekeeper>();
         AddEventSink(builder);
+        AddAuthorization(builder);
 
         services.AddHostedMqttServer(o => o
             .WithoutDefaultEndpoint()
@@ -50,6 +60,31 @@ public static class BrokerHostingExtensions
         builder.WebHost.UseKestrel(kestrel => kestrel.AddServerHeader = false);
         builder.WebHost.ConfigureKestrel(ConfigureListeners);
         return builder;
+    }
+
+    /// <summary>
+    /// With authorization on (the default), the broker reads the registry, certificates and policies
+    /// from Table storage and follows the identity change feed.
+    /// </summary>
+    static void AddAuthorization(WebApplicationBuilder builder)
+    {
+        var enabled = builder.Configuration.GetValue($"{BrokerOptions.SectionName}:Authorization:Enabled", true);
+        if (!enabled)
+        {
+            return;
+        }
+        var services = builder.Services;
+        services.AddOptions<TableStorageOptions>().Bind(builder.Configuration.GetSection(TableStorageOptions.SectionName));
+        services.AddOptions<PlatformOptions>().Bind(builder.Configuration.GetSection(PlatformOptions.SectionName));
+        services.AddSingleton<TableClientProvider>();
+        services.AddSingleton<CertificateStore>();
+        services.AddSingleton<ThingPrincipalStore>();
+        services.AddSingleton<ThingStore>();
+        services.AddSingleton<ThingGroupStore>();
+        services.AddPolicies();
+        services.AddSingleton<DeviceAuthorizationResolver>();
+        services.AddSingleton<IdentityChangeWatcher>();
+        services.AddHostedService(sp => sp.GetRequiredService<IdentityChangeWatcher>());
     }
 
     static void AddEventSink(WebApplicationBuilder builder)
@@ -137,7 +172,7 @@ public static class BrokerHostingExtensions
         app.MapMqtt(wsPath);
         app.MapInternalApi();
         app.MapHealthChecks("/healthz");
-        app.UseMqttServer(server => app.Services.GetRequiredService<MqttEventHandlers>().Attach(server));
+        app.UseMqttServer(server => app.Services.GetRequiredService<MqttEventHandlers>().Attach(server, app.Services.GetService<IdentityChangeWatcher>()));
         return app;
     }
 }

@@ -16,6 +16,21 @@ public sealed class BrokerOptions
     public TlsOptions Tls { get; set; } = new();
 
     public EventOptions Events { get; set; } = new();
+
+    public AuthorizationOptions Authorization { get; set; } = new();
+}
+
+public sealed class AuthorizationOptions
+{
+    /// <summary>
+    /// Check every CONNECT, PUBLISH, SUBSCRIBE and delivery against the registry and the device's
+    /// policies (needs <c>Storage</c>). Off only for benchmarks of the bare gateway and transport tests.
+    /// </summary>
+    public bool Enabled { get; set; } = true;
+
+    /// <summary>How often the broker reads the identity change feed (revocations, policy changes).</summary>
+    [Range(100, 60_000)]
+    public int ChangePollMilliseconds { get; set; } = 1_000;
 }
 
 public sealed class MqttListenerOptions
@@ -66,8 +81,12 @@ public sealed class TlsOptions
     [Required]
     public string? ServerKeyPath { get; set; }
 
-    /// <summary>PEM bundle of the CAs whose device certificates are accepted.</summary>
-    [Required]
+    /// <summary>
+    /// Optional PEM bundle of CAs: when set, the TLS handshake accepts only device certificates that
+    /// chain to one of them. Without it any certificate inside its validity completes the handshake and
+    /// CONNECT decides (registered and ACTIVE, policies), which is how AWS IoT Core accepts certificates
+    /// registered without a CA.
+    /// </summary>
     public string? ClientCaPath { get; set; }
 }
 

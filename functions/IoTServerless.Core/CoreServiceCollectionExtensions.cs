@@ -1,5 +1,7 @@
 using IoTServerless.Core.Events;
 using IoTServerless.Core.Registry;
+using IoTServerless.Core.Security.Certificates;
+using IoTServerless.Core.Security.Policies;
 using IoTServerless.Core.Storage;
 using IoTServerless.Core.Topics;
 using Microsoft.Extensions.DependencyInjection;
@@ -9,11 +11,12 @@ namespace IoTServerless.Core;
 
 public static class CoreServiceCollectionExtensions
 {
-    /// <summary>The domain services the function app runs: storage, events, registry, broker client.</summary>
+    /// <summary>The domain services the function app runs: storage, events, registry, certificates, policies, broker client.</summary>
     public static IHostApplicationBuilder AddIoTServerlessCore(this IHostApplicationBuilder builder)
     {
         var services = builder.Services;
         services.AddSingleton(TimeProvider.System);
+        services.AddOptions<PlatformOptions>().Bind(builder.Configuration.GetSection(PlatformOptions.SectionName));
         services.AddOptions<TableStorageOptions>().Bind(builder.Configuration.GetSection(TableStorageOptions.SectionName));
         services.AddSingleton<TableClientProvider>();
 
@@ -23,8 +26,10 @@ public static class CoreServiceCollectionExtensions
         services.AddSingleton<IProcessedEventStore, TableProcessedEventStore>();
         services.AddSingleton<EventDispatcher>();
 
-        services.AddSingleton<ThingStore>();
-        services.AddSingleton<IMessageHandler, PresenceHandler>();
+        services.AddCertificates(builder.Configuration);
+
+        services.AddRegistry();
+        services.AddPolicies();
         return builder;
     }
 }

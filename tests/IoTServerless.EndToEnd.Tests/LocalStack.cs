@@ -25,6 +25,14 @@ public sealed class LocalStack : IAsyncLifetime
         Functions = await TestFunctionApp.StartAsync(Azurite.ConnectionString, Broker.ApiUrl, port: functionsPort);
     }
 
+    /// <summary>Registers a thing through the HTTP API (idempotent): presence is recorded for registered things only.</summary>
+    public async Task RegisterThingAsync(string thingName)
+    {
+        using var http = Functions.CreateClient();
+        using var response = await http.PostAsync($"api/things/{thingName}", new StringContent("{}"));
+        response.EnsureSuccessStatusCode();
+    }
+
     public async Task DisposeAsync()
     {
         await Broker.DisposeAsync();

@@ -26,6 +26,8 @@ public sealed class MosquittoClientTests(LocalStack stack)
     public async Task MosquittoSubAndPub_overMutualTls_exchangeAMessage_andPresenceIsRecorded()
     {
         Skip.IfNot(Installed("mosquitto_sub") && Installed("mosquitto_pub"), "mosquitto-clients is not installed");
+        await stack.RegisterThingAsync("mosq-sub");
+        await stack.RegisterThingAsync("mosq-pub");
 
         var sub = new ProcessStartInfo("mosquitto_sub") { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var a in TlsArgs("mosq-sub").Concat(["-t", "farmA/pump/mosq/#", "-C", "1", "-v", "-W", "20"]))

@@ -30,6 +30,7 @@ public sealed class PresenceAndCommandsTests(LocalStack stack)
     public async Task Device_connectReceiveCommandDisconnect_isRecordedAndServedByTheApi()
     {
         using var http = stack.Functions.CreateClient();
+        await stack.RegisterThingAsync("pump-e2e");
         var before = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
         var pump = await TestMqtt.ConnectAsync("pump-e2e", stack.Broker.MqttPort, stack.Pki.Device("pump-e2e"), stack.Pki.Ca);
 
@@ -74,6 +75,7 @@ public sealed class PresenceAndCommandsTests(LocalStack stack)
     public async Task ConnectionDroppedWithoutDisconnect_isRecordedAsConnectionLost()
     {
         using var http = stack.Functions.CreateClient();
+        await stack.RegisterThingAsync("soil-e2e");
         var sensor = await TestMqtt.ConnectAsync("soil-e2e", stack.Broker.MqttPort, stack.Pki.Device("soil-e2e"), stack.Pki.Ca);
         Assert.True(await Eventually.TrueAsync(async () => (await ConnectivityAsync(http, "soil-e2e"))?.GetProperty("connected").GetBoolean() == true, TimeSpan.FromSeconds(15)));
 
@@ -86,5 +88,23 @@ public sealed class PresenceAndCommandsTests(LocalStack stack)
             return connectivity?.GetProperty("connected").GetBoolean() == false;
         }, TimeSpan.FromSeconds(15)));
         Assert.Equal("CONNECTION_LOST", connectivity!.Value.GetProperty("disconnectReason").GetString());
+    }
+
+    [Fact]
+    public async Task UnregisteredClient_canConnect_butNoThingIsRecorded()
+    {
+        using var http = stack.Functions.CreateClient();
+        await stack.RegisterThingAsync("witness-e2e");
+        using var ghost = await TestMqtt.ConnectAsync("ghost-e2e", stack.Broker.MqttPort, stack.Pki.Device("ghost-e2e"), stack.Pki.Ca);
+        using var witness = await TestMqtt.ConnectAsync("witness-e2e", stack.Broker.MqttPort, stack.Pki.Device("witness-e2e"), stack.Pki.Ca);
+
+        // The witness connected after the ghost: once its connect is recorded, the ghost's has been processed too.
+        Assert.True(await Eventually.TrueAsync(async () => (await ConnectivityAsync(http, "witness-e2e"))?.GetProperty("connected").GetBoolean() == true, TimeSpan.FromSeconds(15)));
+        Assert.Null(await ConnectivityAsync(http, "ghost-e2e"));
+
+        await ghost.DisconnectAsync();
+        await witness.DisconnectAsync();
+        Assert.True(await Eventually.TrueAsync(async () => (await ConnectivityAsync(http, "witness-e2e"))?.GetProperty("connected").GetBoolean() == false, TimeSpan.FromSeconds(15)));
+        Assert.Null(await ConnectivityAsync(http, "ghost-e2e"));
     }
 }

@@ -41,6 +41,8 @@ public sealed class TestBroker : IAsyncDisposable
             ["Broker:Tls:ServerKeyPath"] = pki.ServerKeyPath,
             ["Broker:Tls:ClientCaPath"] = pki.CaPath,
             ["Broker:Events:Sink"] = "None",
+            // Transport-level tests run without the registry; authorization tests switch it on with Storage.
+            ["Broker:Authorization:Enabled"] = "false",
         };
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
         {

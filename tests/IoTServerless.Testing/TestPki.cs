@@ -14,7 +14,8 @@ public sealed class TestPki : IDisposable
     public TestPki()
     {
         Directory = System.IO.Directory.CreateTempSubdirectory("iot-pki-").FullName;
-        Ca = CertificateFactory.CreateCertificateAuthority("IoTServerless Test CA");
+        // Valid from a year back, so tests can issue certificates that have already expired.
+        Ca = CertificateFactory.CreateCertificateAuthority("IoTServerless Test CA", notBefore: DateTimeOffset.UtcNow.AddDays(-365));
         RogueCa = CertificateFactory.CreateCertificateAuthority("Rogue CA");
         Server = CertificateFactory.CreateServerCertificate(Ca, "localhost", ["localhost"], [IPAddress.Loopback, IPAddress.IPv6Loopback]);
         CaPath = Path.Combine(Directory, "ca.crt");

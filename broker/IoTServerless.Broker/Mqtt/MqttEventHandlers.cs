@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Collections.Concurrent;
 using System.Net;
 using System.Text;
+using IoTServerless.Broker.Security;
 using IoTServerless.Broker.Sinks;
 using IoTServerless.Core.Events;
 using IoTServerless.Core.Security;
@@ -19,6 +20,7 @@ public sealed class MqttEventHandlers(
     EventPipeline pipeline,
     ForwardingIndex forwarding,
     LifecycleEventPublisher lifecycle,
+    DeviceGatekeeper gatekeeper,
     BrokerMetrics metrics,
     TimeProvider time,
     ILogger<MqttEventHandlers> logger)
@@ -26,22 +28,31 @@ public sealed class MqttEventHandlers(
     const int MaxClientIdBytes = 128;
     const int MaxPayloadBytes = 128 * 1024;
 
-    readonly ConcurrentDictionary<string, byte> _apiDisconnects = new(StringComparer.Ordinal);
+    readonly ConcurrentDictionary<string, string> _serverDisconnects = new(StringComparer.Ordinal);
     MqttServer? _server;
 
-    public void Attach(MqttServer server)
+    public void Attach(MqttServer server, IdentityChangeWatcher? watcher)
     {
         _server = server;
         server.ValidatingConnectionAsync += OnValidatingConnectionAsync;
         server.ClientConnectedAsync += OnClientConnectedAsync;
         server.ClientDisconnectedAsync += OnClientDisconnectedAsync;
         server.InterceptingPublishAsync += OnInterceptingPublishAsync;
+        if (gatekeeper.Enabled)
+        {
+            server.InterceptingSubscriptionAsync += OnInterceptingSubscriptionAsync;
+            server.InterceptingClientEnqueueAsync += OnInterceptingClientEnqueueAsync;
+        }
+        if (watcher is not null)
+        {
+            watcher.Disconnecting += clientId => _serverDisconnects[clientId] = DisconnectReasons.AuthError;
+        }
     }
 
     /// <summary>Marks the next disconnect of <paramref name="clientId"/> as initiated through the API.</summary>
-    public void MarkApiDisconnect(string clientId) => _apiDisconnects[clientId] = 0;
+    public void MarkApiDisconnect(string clientId) => _serverDisconnects[clientId] = DisconnectReasons.ApiInitiated;
 
-    Task OnValidatingConnectionAsync(ValidatingConnectionEventArgs e)
+    async Task OnValidatingConnectionAsync(ValidatingConnectionEventArgs e)
     {
         try
         {
@@ -50,21 +61,66 @@ public sealed class MqttEventHandlers(
             {
                 // TLS already requires a certificate; this guards any listener that does not.
                 e.ReasonCode = MqttConnectReasonCode.NotAuthorized;
-                return Task.CompletedTask;
+                return;
             }
             if (string.IsNullOrEmpty(e.ClientId) || Encoding.UTF8.GetByteCount(e.ClientId) > MaxClientIdBytes)
             {
                 e.ReasonCode = MqttConnectReasonCode.ClientIdentifierNotValid;
-                return Task.CompletedTask;
+                return;
+            }
+            if (await gatekeeper.AdmitAsync(certificate, e.ClientId, e.CancellationToken) is not null)
+            {
+                e.ReasonCode = MqttConnectReasonCode.NotAuthorized;
+                return;
             }
             e.SessionItems[SessionKeys.Principal] = CertificateFactory.GetCertificateId(certificate);
             e.SessionItems[SessionKeys.SessionId] = Guid.NewGuid().ToString();
             e.SessionItems[SessionKeys.IpAddress] = (e.ChannelAdapter.RemoteEndPoint as IPEndPoint)?.Address.ToString();
+            e.SessionItems[SessionKeys.ProtocolVersion] = e.ProtocolVersion;
         }
         catch (Exception ex)
         {
             logger.LogError(ex, "Refusing connection of {ClientId}: validation failed", e.ClientId);
             e.ReasonCode = MqttConnectReasonCode.UnspecifiedError;
+        }
+    }
+
+    Task OnInterceptingSubscriptionAsync(InterceptingSubscriptionEventArgs e)
+    {
+        try
+        {
+            var filter = e.TopicFilter.Topic;
+            if (!MqttTopic.IsValidFilter(filter))
+            {
+                e.ProcessSubscription = false;
+                e.Response.ReasonCode = MqttSubscribeReasonCode.TopicFilterInvalid;
+            }
+            else if (!gatekeeper.MaySubscribe(e.ClientId, filter))
+            {
+                e.ProcessSubscription = false;
+                e.Response.ReasonCode = MqttSubscribeReasonCode.NotAuthorized;
+            }
+        }
+        catch (Exception ex)
+        {
+            logger.LogError(ex, "Subscribe of {ClientId} failed", e.ClientId);
+            e.ProcessSubscription = false;
+            e.Response.ReasonCode = MqttSubscribeReasonCode.UnspecifiedError;
+        }
+        return Task.CompletedTask;
+    }
+
+    Task OnInterceptingClientEnqueueAsync(InterceptingClientApplicationMessageEnqueueEventArgs e)
+    {
+        try
+        {
+            // iot:Receive is checked at every delivery, for the receiving client.
+            e.AcceptEnqueue = gatekeeper.MayReceive(e.ReceiverClientId, e.ApplicationMessage.Topic);
+        }
+        catch (Exception ex)
+        {
+            logger.LogError(ex, "Delivery check for {ClientId} failed", e.ReceiverClientId);
+            e.AcceptEnqueue = false;
         }
         return Task.CompletedTask;
     }
@@ -82,8 +138,9 @@ public sealed class MqttEventHandlers(
     async Task OnClientDisconnectedAsync(ClientDisconnectedEventArgs e)
     {
         metrics.Connections.Add(-1);
-        var reason = _apiDisconnects.TryRemove(e.ClientId, out _)
-            ? DisconnectReasons.ApiInitiated
+        gatekeeper.Disconnected(e.ClientId, takenOver: e.DisconnectType == MqttClientDisconnectType.Takeover);
+        var reason = _serverDisconnects.TryRemove(e.ClientId, out var marked)
+            ? marked
             : e.DisconnectType switch
             {
                 MqttClientDisconnectType.Clean => DisconnectReasons.ClientInitiated,
@@ -110,6 +167,13 @@ public sealed class MqttEventHandlers(
             if (!MqttTopic.IsValidTopicName(topic, out _) || message.Payload.Length > MaxPayloadBytes)
             {
                 Refuse(e, MqttPubAckReasonCode.TopicNameInvalid);
+                return;
+            }
+            if (!gatekeeper.MayPublish(e.ClientId, topic, message.Retain))
+            {
+                // MQTT 5 gets PUBACK 0x87; MQTT 3.1.1 has no negative PUBACK, so AWS IoT Core closes the connection.
+                Refuse(e, MqttPubAckReasonCode.NotAuthorized);
+                e.CloseConnection = e.SessionItems[SessionKeys.ProtocolVersion] is not MQTTnet.Formatter.MqttProtocolVersion.V500;
                 return;
             }
             if (ReservedTopics.IsReserved(topic) && !forwarding.ShouldForward(topic))

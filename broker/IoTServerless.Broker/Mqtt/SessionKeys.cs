@@ -6,4 +6,5 @@ internal static class SessionKeys
     public const string Principal = "iot.principal";
     public const string SessionId = "iot.session";
     public const string IpAddress = "iot.ip";
+    public const string ProtocolVersion = "iot.protocol";
 }

@@ -5,7 +5,10 @@ using Microsoft.Extensions.Logging;
 
 namespace IoTServerless.Core.Registry;
 
-/// <summary>Records each thing's connectivity from the broker's presence lifecycle events.</summary>
+/// <summary>
+/// Records each registered thing's connectivity from the broker's presence lifecycle events.
+/// Events for client ids that are not registered things are ignored (nothing is created).
+/// </summary>
 public sealed class PresenceHandler(ThingStore things, ILogger<PresenceHandler> logger) : IMessageHandler
 {
     public string TopicFilter => ReservedTopics.PresenceFilter;
@@ -37,7 +40,12 @@ public sealed class PresenceHandler(ThingStore things, ILogger<PresenceHandler> 
             logger.LogDebug("Client id {ClientId} is not a thing name; connectivity not recorded", e.ClientId);
             return;
         }
-        var applied = await things.ApplyLifecycleEventAsync(e, cancellationToken);
-        logger.LogInformation("Thing {ThingName} {EventType} at {Timestamp} (applied: {Applied})", e.ClientId, e.EventType, e.Timestamp, applied);
+        var outcome = await things.ApplyLifecycleEventAsync(e, cancellationToken);
+        if (outcome == LifecycleEventOutcome.UnknownThing)
+        {
+            logger.LogDebug("Client {ClientId} is not a registered thing; {EventType} not recorded", e.ClientId, e.EventType);
+            return;
+        }
+        logger.LogInformation("Thing {ThingName} {EventType} at {Timestamp} ({Outcome})", e.ClientId, e.EventType, e.Timestamp, outcome);
     }
 }

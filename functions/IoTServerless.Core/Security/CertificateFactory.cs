@@ -11,15 +11,17 @@ namespace IoTServerless.Core.Security;
 /// </summary>
 public static class CertificateFactory
 {
-    public static X509Certificate2 CreateCertificateAuthority(string commonName, TimeSpan? lifetime = null)
+    public static X509Certificate2 CreateCertificateAuthority(string commonName, TimeSpan? lifetime = null, DateTimeOffset? notBefore = null)
     {
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         var request = new CertificateRequest(new X500DistinguishedName($"CN={commonName}"), key, HashAlgorithmName.SHA256);
         request.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
         request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
         request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(request.PublicKey, false));
+        // Valid from a little before now (clock skew), for `lifetime` from now — or from an explicit notBefore.
         var now = DateTimeOffset.UtcNow;
-        return request.CreateSelfSigned(now.AddMinutes(-5), now.Add(lifetime ?? TimeSpan.FromDays(3650)));
+        var start = notBefore ?? now.AddMinutes(-5);
+        return request.CreateSelfSigned(start, (notBefore ?? now).Add(lifetime ?? TimeSpan.FromDays(3650)));
     }
 
     /// <summary>A TLS server certificate whose SANs are the given DNS names and IP addresses.</summary>

@@ -42,7 +42,8 @@ public sealed class TlsTests : BrokerTestBase
     public async Task Connect_withCertificateFromUnknownCa_isRefused()
     {
         using var client = new MqttClientFactory().CreateMqttClient();
-        await Assert.ThrowsAnyAsync<Exception>(() => client.ConnectAsync(TestMqtt.Options("rogue", Broker.MqttPort, Pki.RogueDevice("rogue"), Pki.Ca)));
+        using var rogue = Pki.RogueDevice("rogue");
+        await Assert.ThrowsAnyAsync<Exception>(() => client.ConnectAsync(TestMqtt.Options("rogue", Broker.MqttPort, rogue, Pki.Ca)));
         Assert.False(client.IsConnected);
         await AssertBrokerStillServesAsync();
     }
@@ -50,8 +51,10 @@ public sealed class TlsTests : BrokerTestBase
     [Fact]
     public async Task Connect_withExpiredCertificate_isRefused()
     {
+        using var expired = Pki.ExpiredDevice("old");
+        Assert.True(expired.NotAfter < DateTime.Now);
         using var client = new MqttClientFactory().CreateMqttClient();
-        await Assert.ThrowsAnyAsync<Exception>(() => client.ConnectAsync(TestMqtt.Options("old", Broker.MqttPort, Pki.ExpiredDevice("old"), Pki.Ca)));
+        await Assert.ThrowsAnyAsync<Exception>(() => client.ConnectAsync(TestMqtt.Options("old", Broker.MqttPort, expired, Pki.Ca)));
         Assert.False(client.IsConnected);
     }
 

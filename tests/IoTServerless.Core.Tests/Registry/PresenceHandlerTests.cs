@@ -1,7 +1,9 @@
 using System.Text;
 using System.Text.Json;
+using Azure.Data.Tables;
 using IoTServerless.Core.Events;
 using IoTServerless.Core.Registry;
+using IoTServerless.Core.Storage;
 using IoTServerless.Core.Tests.Storage;
 using IoTServerless.Core.Topics;
 using IoTServerless.Testing;
@@ -18,6 +20,13 @@ public sealed class PresenceHandlerTests(AzuriteFixture azurite)
     PresenceHandler Handler() => new(_store, NullLogger<PresenceHandler>.Instance);
 
     static string NewThing() => "thing-" + Guid.NewGuid().ToString("N")[..12];
+
+    async Task<string> RegisteredAsync()
+    {
+        var thing = NewThing();
+        await _store.CreateAsync(thing, new CreateThingRequest(), CancellationToken.None);
+        return thing;
+    }
 
     static string Payload(string clientId, string eventType, long timestamp, string? reason = null) => JsonSerializer.Serialize(new
     {
@@ -42,6 +51,10 @@ public sealed class PresenceHandlerTests(AzuriteFixture azurite)
 
     Task HandleAsync(BrokerMessage message) => Handler().HandleAsync(message, CancellationToken.None);
 
+    /// <summary>Whether any entity exists under the key (GetAsync answers null for names that are not thing names).</summary>
+    async Task<bool> StoredAsync(string key)
+        => (await new TableClient(azurite.ConnectionString, TableNames.Things).GetEntityIfExistsAsync<TableEntity>(key, "")).HasValue;
+
     [Fact]
     public void TopicFilter_isPresenceFilter()
     {
@@ -54,7 +67,7 @@ public sealed class PresenceHandlerTests(AzuriteFixture azurite)
     [Fact]
     public async Task HandleAsync_brokerPublishedConnect_recordsConnectivity()
     {
-        var thing = NewThing();
+        var thing = await RegisteredAsync();
 
         await HandleAsync(Message(thing, "connected", Payload(thing, "connected", 1234)));
 
@@ -65,7 +78,7 @@ public sealed class PresenceHandlerTests(AzuriteFixture azurite)
     [Fact]
     public async Task HandleAsync_brokerPublishedDisconnect_recordsReason()
     {
-        var thing = NewThing();
+        var thing = await RegisteredAsync();
         await HandleAsync(Message(thing, "connected", Payload(thing, "connected", 1000)));
 
         await HandleAsync(Message(thing, "disconnected", Payload(thing, "disconnected", 2000, DisconnectReasons.KeepAliveTimeout)));
@@ -74,22 +87,34 @@ public sealed class PresenceHandlerTests(AzuriteFixture azurite)
         Assert.Equal(new ThingConnectivity(false, 2000, DisconnectReasons.KeepAliveTimeout), stored?.Connectivity);
     }
 
+    [Fact]
+    public async Task HandleAsync_unregisteredClient_isIgnoredAndCreatesNoThing()
+    {
+        var clientId = NewThing();
+
+        await HandleAsync(Message(clientId, "connected", Payload(clientId, "connected", 1000)));
+        await HandleAsync(Message(clientId, "disconnected", Payload(clientId, "disconnected", 2000, DisconnectReasons.ClientInitiated)));
+
+        Assert.Null(await _store.GetAsync(clientId, CancellationToken.None));
+        Assert.False(await StoredAsync(clientId));
+    }
+
     [Theory]
     [InlineData("pump-1")]
     [InlineData("")]
     public async Task HandleAsync_messagePublishedByAClient_isIgnored(string publisher)
     {
-        var thing = NewThing();
+        var thing = await RegisteredAsync();
 
         await HandleAsync(Message(thing, "connected", Payload(thing, "connected", 1000), publisher));
 
-        Assert.Null(await _store.GetAsync(thing, CancellationToken.None));
+        Assert.Equal(ThingConnectivity.Unknown, (await _store.GetAsync(thing, CancellationToken.None))?.Connectivity);
     }
 
     [Fact]
     public async Task HandleAsync_forgedDisconnectFromAClient_doesNotChangeState()
     {
-        var thing = NewThing();
+        var thing = await RegisteredAsync();
         await HandleAsync(Message(thing, "connected", Payload(thing, "connected", 1000)));
 
         await HandleAsync(Message(thing, "disconnected", Payload(thing, "disconnected", 9000, DisconnectReasons.ClientInitiated), publisher: "attacker"));
@@ -113,11 +138,11 @@ public sealed class PresenceHandlerTests(AzuriteFixture azurite)
     [InlineData("{\"clientId\":\"CLIENT\",\"eventType\":\"CONNECTED\",\"timestamp\":1}")]
     public async Task HandleAsync_malformedOrOtherPayload_isIgnoredWithoutThrowing(string payload)
     {
-        var thing = NewThing();
+        var thing = await RegisteredAsync();
 
         await HandleAsync(Message(thing, "connected", payload.Replace("CLIENT", thing)));
 
-        Assert.Null(await _store.GetAsync(thing, CancellationToken.None));
+        Assert.Equal(ThingConnectivity.Unknown, (await _store.GetAsync(thing, CancellationToken.None))?.Connectivity);
     }
 
     [Theory]
@@ -132,7 +157,7 @@ public sealed class PresenceHandlerTests(AzuriteFixture azurite)
 
         await HandleAsync(Message("x", "connected", Payload(clientId, "connected", 1000)));
 
-        Assert.Null(await _store.GetAsync(clientId, CancellationToken.None));
+        Assert.False(await StoredAsync(clientId));
     }
 
     [Theory]
@@ -155,6 +180,6 @@ public sealed class PresenceHandlerTests(AzuriteFixture azurite)
 
         await HandleAsync(Message("x", "connected", Payload(clientId, "connected", 1000)));
 
-        Assert.Null(await _store.GetAsync(clientId, CancellationToken.None));
+        Assert.False(await StoredAsync(clientId));
     }
 }

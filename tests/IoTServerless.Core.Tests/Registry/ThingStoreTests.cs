@@ -16,6 +16,14 @@ public sealed class ThingStoreTests(AzuriteFixture azurite)
 
     static string NewThing() => "thing-" + Guid.NewGuid().ToString("N")[..12];
 
+    /// <summary>A new registered thing: presence is recorded for registered things only.</summary>
+    async Task<string> RegisteredAsync()
+    {
+        var thing = NewThing();
+        await _store.CreateAsync(thing, new CreateThingRequest(), CancellationToken.None);
+        return thing;
+    }
+
     static LifecycleEvent Connected(string thing, long timestamp, long version = 1) => new()
     {
         ClientId = thing,
@@ -39,7 +47,7 @@ public sealed class ThingStoreTests(AzuriteFixture azurite)
         DisconnectReason = reason,
     };
 
-    Task<bool> ApplyAsync(LifecycleEvent e) => _store.ApplyLifecycleEventAsync(e, CancellationToken.None);
+    async Task<bool> ApplyAsync(LifecycleEvent e) => await _store.ApplyLifecycleEventAsync(e, CancellationToken.None) == LifecycleEventOutcome.Applied;
 
     async Task<ThingConnectivity> ConnectivityAsync(string thing)
     {
@@ -54,9 +62,9 @@ public sealed class ThingStoreTests(AzuriteFixture azurite)
         => Assert.Null(await _store.GetAsync(NewThing(), CancellationToken.None));
 
     [Fact]
-    public async Task ApplyLifecycleEventAsync_firstConnect_createsConnectedThing()
+    public async Task ApplyLifecycleEventAsync_firstConnect_recordsConnected()
     {
-        var thing = NewThing();
+        var thing = await RegisteredAsync();
 
         Assert.True(await ApplyAsync(Connected(thing, 1000)));
 
@@ -64,9 +72,44 @@ public sealed class ThingStoreTests(AzuriteFixture azurite)
     }
 
     [Fact]
-    public async Task ApplyLifecycleEventAsync_firstEventIsDisconnect_recordsReason()
+    public async Task ApplyLifecycleEventAsync_unregisteredClient_isUnknownThingAndCreatesNothing()
     {
         var thing = NewThing();
+
+        Assert.Equal(LifecycleEventOutcome.UnknownThing, await _store.ApplyLifecycleEventAsync(Connected(thing, 1000), CancellationToken.None));
+        Assert.Equal(LifecycleEventOutcome.UnknownThing, await _store.ApplyLifecycleEventAsync(Disconnected(thing, 2000), CancellationToken.None));
+
+        Assert.Null(await _store.GetAsync(thing, CancellationToken.None));
+        var direct = new TableClient(azurite.ConnectionString, TableNames.Things);
+        Assert.False((await direct.GetEntityIfExistsAsync<TableEntity>(thing, "")).HasValue);
+    }
+
+    [Fact]
+    public async Task ApplyLifecycleEventAsync_outdatedEvent_isOutdated()
+    {
+        var thing = await RegisteredAsync();
+        Assert.Equal(LifecycleEventOutcome.Applied, await _store.ApplyLifecycleEventAsync(Connected(thing, 2000), CancellationToken.None));
+
+        Assert.Equal(LifecycleEventOutcome.Outdated, await _store.ApplyLifecycleEventAsync(Connected(thing, 1000), CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task ApplyLifecycleEventAsync_keepsTypeAttributesAndVersion()
+    {
+        var thing = NewThing();
+        await _store.CreateAsync(thing, new CreateThingRequest { Attributes = new Dictionary<string, string> { ["farm"] = "A" } }, CancellationToken.None);
+
+        Assert.True(await ApplyAsync(Connected(thing, 1000)));
+
+        var stored = await _store.GetAsync(thing, CancellationToken.None);
+        Assert.Equal("A", stored!.Attributes["farm"]);
+        Assert.Equal(1, stored.Version);
+    }
+
+    [Fact]
+    public async Task ApplyLifecycleEventAsync_firstEventIsDisconnect_recordsReason()
+    {
+        var thing = await RegisteredAsync();
 
         Assert.True(await ApplyAsync(Disconnected(thing, 1000, reason: DisconnectReasons.KeepAliveTimeout)));
 
@@ -76,7 +119,7 @@ public sealed class ThingStoreTests(AzuriteFixture azurite)
     [Fact]
     public async Task ApplyLifecycleEventAsync_newerTimestamp_wins()
     {
-        var thing = NewThing();
+        var thing = await RegisteredAsync();
         Assert.True(await ApplyAsync(Connected(thing, 1000, version: 5)));
 
         // Newer wins even with a lower version number (time comes first).
@@ -91,7 +134,7 @@ public sealed class ThingStoreTests(AzuriteFixture azurite)
     [Fact]
     public async Task ApplyLifecycleEventAsync_olderTimestamp_isRejected()
     {
-        var thing = NewThing();
+        var thing = await RegisteredAsync();
         Assert.True(await ApplyAsync(Connected(thing, 2000, version: 1)));
 
         // Older, even with a higher version and even though it is a disconnect.
@@ -103,7 +146,7 @@ public sealed class ThingStoreTests(AzuriteFixture azurite)
     [Fact]
     public async Task ApplyLifecycleEventAsync_reorderedDelivery_endsInLatestState()
     {
-        var thing = NewThing();
+        var thing = await RegisteredAsync();
         // Delivered out of order: disconnect(3000) first, then the older connect(1000) and disconnect(2000).
         Assert.True(await ApplyAsync(Disconnected(thing, 3000, version: 2, reason: DisconnectReasons.DuplicateClientId)));
         Assert.False(await ApplyAsync(Connected(thing, 1000, version: 1)));
@@ -115,7 +158,7 @@ public sealed class ThingStoreTests(AzuriteFixture azurite)
     [Fact]
     public async Task ApplyLifecycleEventAsync_sameTimestampHigherVersion_wins()
     {
-        var thing = NewThing();
+        var thing = await RegisteredAsync();
         Assert.True(await ApplyAsync(Disconnected(thing, 5000, version: 1, reason: DisconnectReasons.DuplicateClientId)));
 
         // The takeover's connect carries the same millisecond but the next connection's version.
@@ -127,7 +170,7 @@ public sealed class ThingStoreTests(AzuriteFixture azurite)
     [Fact]
     public async Task ApplyLifecycleEventAsync_sameTimestampLowerVersion_isRejected()
     {
-        var thing = NewThing();
+        var thing = await RegisteredAsync();
         Assert.True(await ApplyAsync(Connected(thing, 5000, version: 2)));
 
         Assert.False(await ApplyAsync(Disconnected(thing, 5000, version: 1)));
@@ -138,12 +181,12 @@ public sealed class ThingStoreTests(AzuriteFixture azurite)
     [Fact]
     public async Task ApplyLifecycleEventAsync_sameTimestampAndVersion_disconnectWinsOverConnect()
     {
-        var connectFirst = NewThing();
+        var connectFirst = await RegisteredAsync();
         Assert.True(await ApplyAsync(Connected(connectFirst, 7000, version: 3)));
         Assert.True(await ApplyAsync(Disconnected(connectFirst, 7000, version: 3, reason: DisconnectReasons.AuthError)));
         Assert.Equal(new ThingConnectivity(false, 7000, DisconnectReasons.AuthError), await ConnectivityAsync(connectFirst));
 
-        var disconnectFirst = NewThing();
+        var disconnectFirst = await RegisteredAsync();
         Assert.True(await ApplyAsync(Disconnected(disconnectFirst, 7000, version: 3, reason: DisconnectReasons.AuthError)));
         Assert.False(await ApplyAsync(Connected(disconnectFirst, 7000, version: 3)));
         Assert.Equal(new ThingConnectivity(false, 7000, DisconnectReasons.AuthError), await ConnectivityAsync(disconnectFirst));
@@ -152,12 +195,12 @@ public sealed class ThingStoreTests(AzuriteFixture azurite)
     [Fact]
     public async Task ApplyLifecycleEventAsync_duplicateEvent_isNoOpReturningFalse()
     {
-        var connected = NewThing();
+        var connected = await RegisteredAsync();
         Assert.True(await ApplyAsync(Connected(connected, 8000, version: 4)));
         Assert.False(await ApplyAsync(Connected(connected, 8000, version: 4)));
         Assert.Equal(new ThingConnectivity(true, 8000, null), await ConnectivityAsync(connected));
 
-        var disconnected = NewThing();
+        var disconnected = await RegisteredAsync();
         Assert.True(await ApplyAsync(Disconnected(disconnected, 8000, version: 4, reason: DisconnectReasons.Throttled)));
         // A redelivered duplicate, even with a different reason, changes nothing.
         Assert.False(await ApplyAsync(Disconnected(disconnected, 8000, version: 4, reason: DisconnectReasons.ServerError)));
@@ -167,7 +210,7 @@ public sealed class ThingStoreTests(AzuriteFixture azurite)
     [Fact]
     public async Task ApplyLifecycleEventAsync_concurrentEvents_endInTheLatest()
     {
-        var thing = NewThing();
+        var thing = await RegisteredAsync();
         // 20 events with distinct timestamps, applied all at once in a shuffled order.
         var events = Enumerable.Range(1, 20)
             .Select(i => i % 2 == 0 ? Connected(thing, 10_000 + i * 10, version: i) : Disconnected(thing, 10_000 + i * 10, version: i, reason: $"R{i}"))
@@ -186,7 +229,7 @@ public sealed class ThingStoreTests(AzuriteFixture azurite)
     [Fact]
     public async Task ApplyLifecycleEventAsync_concurrentEventsLatestIsDisconnect_endDisconnected()
     {
-        var thing = NewThing();
+        var thing = await RegisteredAsync();
         var events = Enumerable.Range(1, 20)
             .Select(i => i == 13 ? Disconnected(thing, 99_999, version: i, reason: DisconnectReasons.ApiInitiated) : Connected(thing, 50_000 + i, version: i))
             .ToArray();
@@ -211,6 +254,9 @@ public sealed class ThingStoreTests(AzuriteFixture azurite)
 
     static TableEntity StoredConnectivity(string thing, bool connected, long timestamp, long version) => new(thing, "")
     {
+        ["Registered"] = true,
+        ["ThingId"] = "rival",
+        ["Version"] = 1L,
         ["Connected"] = connected,
         ["ConnectivityTimestamp"] = timestamp,
         ["ConnectivityVersion"] = version,
@@ -219,38 +265,31 @@ public sealed class ThingStoreTests(AzuriteFixture azurite)
     [Fact]
     public async Task ApplyLifecycleEventAsync_rivalWritesNewerBetweenReadAndWrite_reReadsAndRejects()
     {
-        var thing = NewThing();
+        var thing = await RegisteredAsync();
         Assert.True(await ApplyAsync(Connected(thing, 1000, version: 1)));
         var (raced, proxy) = await RacedStoreAsync(async table =>
             await table.UpsertEntityAsync(StoredConnectivity(thing, connected: true, 3000, version: 3), TableUpdateMode.Replace));
         await using (proxy)
         {
             // Newer than what it read (1000), older than what the rival wrote meanwhile (3000).
-            Assert.False(await raced.ApplyLifecycleEventAsync(Disconnected(thing, 2000, version: 2), CancellationToken.None));
+            Assert.Equal(LifecycleEventOutcome.Outdated, await raced.ApplyLifecycleEventAsync(Disconnected(thing, 2000, version: 2), CancellationToken.None));
         }
 
         Assert.Equal(new ThingConnectivity(true, 3000, null), await ConnectivityAsync(thing));
     }
 
     [Fact]
-    public async Task ApplyLifecycleEventAsync_rivalCreatesThingFirst_reReadsAndApplies()
+    public async Task ApplyLifecycleEventAsync_rivalDeletesThingBetweenReadAndWrite_isUnknownAndNotRecreated()
     {
-        var thing = NewThing();
-        var rivalWrites = 0;
-        var (raced, proxy) = await RacedStoreAsync(async table =>
-        {
-            if (Interlocked.Increment(ref rivalWrites) == 1)
-            {
-                await table.AddEntityAsync(StoredConnectivity(thing, connected: true, 1000, version: 1));
-            }
-        });
+        var thing = await RegisteredAsync();
+        var (raced, proxy) = await RacedStoreAsync(async table => await table.DeleteEntityAsync(thing, ""));
         await using (proxy)
         {
-            // Its insert conflicts (409); it must re-read and, being newer, update instead.
-            Assert.True(await raced.ApplyLifecycleEventAsync(Disconnected(thing, 2000, version: 1, reason: DisconnectReasons.ClientInitiated), CancellationToken.None));
+            Assert.Equal(LifecycleEventOutcome.UnknownThing, await raced.ApplyLifecycleEventAsync(Connected(thing, 2000), CancellationToken.None));
         }
 
-        Assert.Equal(new ThingConnectivity(false, 2000, DisconnectReasons.ClientInitiated), await ConnectivityAsync(thing));
+        var direct = new TableClient(azurite.ConnectionString, TableNames.Things);
+        Assert.False((await direct.GetEntityIfExistsAsync<TableEntity>(thing, "")).HasValue);
     }
 
     [Fact]
@@ -259,7 +298,7 @@ public sealed class ThingStoreTests(AzuriteFixture azurite)
         // Twelve rival instances each land an (older) event just before this write. Every lost race
         // means someone else made progress, so the newest event must keep retrying and win in the end;
         // giving up would fail the whole event batch and leave the thing's state stale until redelivery.
-        var thing = NewThing();
+        var thing = await RegisteredAsync();
         var rivalWrites = 0;
         var (raced, proxy) = await RacedStoreAsync(async table =>
         {

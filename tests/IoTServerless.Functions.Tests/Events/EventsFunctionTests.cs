@@ -29,6 +29,15 @@ public sealed class EventsFunctionTests(AzuriteFixture azurite) : IAsyncLifetime
 
     static string Thing() => "thing-" + Guid.NewGuid().ToString("N")[..10];
 
+    /// <summary>A new thing registered through the API: presence is recorded for registered things only.</summary>
+    async Task<string> RegisteredThingAsync()
+    {
+        var thing = Thing();
+        using var response = await _http.PostAsync($"api/things/{thing}", new StringContent("{}", Encoding.UTF8, "application/json"));
+        response.EnsureSuccessStatusCode();
+        return thing;
+    }
+
     static JsonObject PresenceMessage(string clientId, string eventType, long timestamp, long version = 1, string? reason = null)
     {
         var payload = new JsonObject
@@ -103,7 +112,7 @@ public sealed class EventsFunctionTests(AzuriteFixture azurite) : IAsyncLifetime
     [Fact]
     public async Task PresenceEvents_recordConnectivity_andRedeliveryIsIgnored()
     {
-        var thing = Thing();
+        var thing = await RegisteredThingAsync();
         var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
         var id = Guid.NewGuid().ToString();
         var body = new JsonArray(BatchEvent(id, PresenceMessage(thing, "connected", now))).ToJsonString();
@@ -123,7 +132,7 @@ public sealed class EventsFunctionTests(AzuriteFixture azurite) : IAsyncLifetime
     [Fact]
     public async Task OlderEvent_arrivingLate_doesNotMoveConnectivityBack()
     {
-        var thing = Thing();
+        var thing = await RegisteredThingAsync();
         var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
         using var disconnected = await PostAsync(new JsonArray(BatchEvent(Guid.NewGuid().ToString(), PresenceMessage(thing, "disconnected", now, 1, "CONNECTION_LOST"))).ToJsonString());
         using var lateConnected = await PostAsync(new JsonArray(BatchEvent(Guid.NewGuid().ToString(), PresenceMessage(thing, "connected", now - 5_000))).ToJsonString());
@@ -155,7 +164,7 @@ public sealed class EventsFunctionTests(AzuriteFixture azurite) : IAsyncLifetime
     [Fact]
     public async Task BatchWithOneBadEvent_isRejectedWhole_andNothingIsApplied()
     {
-        var thing = Thing();
+        var thing = await RegisteredThingAsync();
         var good = BatchEvent(Guid.NewGuid().ToString(), PresenceMessage(thing, "connected", DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()));
         var bad = BatchEvent(Guid.NewGuid().ToString());
         bad["data"] = new JsonObject { ["messages"] = new JsonArray(new JsonObject { ["topic"] = "x" }) };
@@ -163,7 +172,9 @@ public sealed class EventsFunctionTests(AzuriteFixture azurite) : IAsyncLifetime
         using var response = await PostAsync(new JsonArray(good, bad).ToJsonString());
 
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
-        Assert.Null(await ConnectivityAsync(thing));
+        var connectivity = await ConnectivityAsync(thing);
+        Assert.False(connectivity!.Value.GetProperty("connected").GetBoolean());
+        Assert.Equal(0, connectivity.Value.GetProperty("timestamp").GetInt64());
     }
 
     [Fact]
@@ -178,12 +189,30 @@ public sealed class EventsFunctionTests(AzuriteFixture azurite) : IAsyncLifetime
     [Fact]
     public async Task PresenceEventPublishedByADevice_isNotApplied()
     {
-        var thing = Thing();
+        var thing = await RegisteredThingAsync();
         var forged = PresenceMessage(thing, "connected", DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
         forged["clientId"] = "mallory";
         using var response = await PostAsync(new JsonArray(BatchEvent(Guid.NewGuid().ToString(), forged)).ToJsonString());
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        Assert.Null(await ConnectivityAsync(thing));
+        var connectivity = await ConnectivityAsync(thing);
+        Assert.False(connectivity!.Value.GetProperty("connected").GetBoolean());
+        Assert.Equal(0, connectivity.Value.GetProperty("timestamp").GetInt64());
+    }
+
+    [Fact]
+    public async Task PresenceEventsOfAnUnregisteredClient_areAcknowledgedButCreateNoThing()
+    {
+        var clientId = Thing();
+        var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        var body = new JsonArray(BatchEvent(Guid.NewGuid().ToString(),
+            PresenceMessage(clientId, "connected", now),
+            PresenceMessage(clientId, "disconnected", now + 1, 1, "CLIENT_INITIATED_DISCONNECT"))).ToJsonString();
+
+        using var response = await PostAsync(body);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(1, (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("applied").GetInt32());
+        Assert.Null(await ConnectivityAsync(clientId));
     }
 
     [Fact]

@@ -1,11 +1,12 @@
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.Extensions.Options;
 
-namespace IoTServerless.Broker.Tls;
+namespace IoTServerless.Broker.Security;
 
 /// <summary>
-/// Accepts a device certificate during the TLS handshake only if it chains to one of the configured
-/// CAs and is inside its validity period. (Registration status and policies are checked on CONNECT.)
+/// Accepts a device certificate during the TLS handshake if it is inside its validity period and,
+/// when a CA bundle is configured, chains to one of its CAs. Registration status and policies are
+/// checked on CONNECT.
 /// </summary>
 public sealed class ClientCertificateValidator
 {
@@ -16,10 +17,13 @@ public sealed class ClientCertificateValidator
     {
         _logger = logger;
         _trusted = [];
-        _trusted.ImportFromPemFile(options.Value.Tls.ClientCaPath!);
-        if (_trusted.Count == 0)
+        if (!string.IsNullOrEmpty(options.Value.Tls.ClientCaPath))
         {
-            throw new InvalidOperationException("Broker:Tls:ClientCaPath holds no certificate.");
+            _trusted.ImportFromPemFile(options.Value.Tls.ClientCaPath);
+            if (_trusted.Count == 0)
+            {
+                throw new InvalidOperationException("Broker:Tls:ClientCaPath holds no certificate.");
+            }
         }
     }
 
@@ -28,6 +32,11 @@ public sealed class ClientCertificateValidator
         if (certificate is null)
         {
             return false;
+        }
+        if (_trusted.Count == 0)
+        {
+            var now = DateTime.Now;
+            return certificate.NotBefore <= now && now <= certificate.NotAfter;
         }
         using var chain = new X509Chain();
         chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;

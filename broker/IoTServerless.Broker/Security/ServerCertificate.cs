@@ -1,7 +1,7 @@
 using System.Security.Cryptography.X509Certificates;
 using IoTServerless.Core.Security;
 
-namespace IoTServerless.Broker.Tls;
+namespace IoTServerless.Broker.Security;
 
 public static class ServerCertificate
 {

@@ -1,0 +1,36 @@
+namespace IoTServerless.Core.Registry;
+
+/// <summary>AWS IoT's control-plane error types that the registry answers with.</summary>
+public enum RegistryError
+{
+    /// <summary>400 InvalidRequestException.</summary>
+    InvalidRequest,
+
+    /// <summary>404 ResourceNotFoundException.</summary>
+    ResourceNotFound,
+
+    /// <summary>409 ResourceAlreadyExistsException.</summary>
+    ResourceAlreadyExists,
+
+    /// <summary>409 VersionConflictException.</summary>
+    VersionConflict,
+
+    /// <summary>409 DeleteConflictException (the resource is still in use).</summary>
+    DeleteConflict,
+
+    /// <summary>409 LimitExceededException (a per-resource limit would be exceeded).</summary>
+    LimitExceeded,
+}
+
+/// <summary>A registry request that was refused; nothing was stored.</summary>
+public sealed class RegistryException(RegistryError error, string message) : Exception(message)
+{
+    public RegistryError Error { get; } = error;
+
+    /// <summary>The AWS exception name, e.g. <c>ResourceNotFoundException</c>.</summary>
+    public string Code => Error + "Exception";
+
+    public static RegistryException Invalid(string message) => new(RegistryError.InvalidRequest, message);
+
+    public static RegistryException NotFound(string message) => new(RegistryError.ResourceNotFound, message);
+}

@@ -1,0 +1,17 @@
+using IoTServerless.Core.Events;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace IoTServerless.Core.Registry;
+
+public static class RegistryServiceCollectionExtensions
+{
+    /// <summary>The registry: things, thing types, thing groups and presence. Needs a <see cref="Storage.TableClientProvider"/>.</summary>
+    public static IServiceCollection AddRegistry(this IServiceCollection services)
+    {
+        services.AddSingleton<ThingStore>();
+        services.AddSingleton<ThingTypeStore>();
+        services.AddSingleton<ThingGroupStore>();
+        services.AddSingleton<IMessageHandler, PresenceHandler>();
+        return services;
+    }
+}

@@ -1,0 +1,85 @@
+using System.Security.Cryptography.X509Certificates;
+
+namespace IoTServerless.Core.Security.Policies;
+
+/// <summary>
+/// What a connection's policy variables and condition keys resolve from. <see cref="Thing"/> is the
+/// thing named like the client id when it is attached to the connecting certificate; thing
+/// variables resolve only then (<see cref="IsThingAttached"/>).
+/// </summary>
+public sealed record PolicyContext
+{
+    public static readonly PolicyContext Empty = new();
+
+    public string? ClientId { get; init; }
+
+    public PolicyThing? Thing { get; init; }
+
+    public PolicyCertificate? Certificate { get; init; }
+
+    /// <summary>True when a thing is given and its name equals the client id.</summary>
+    public bool IsThingAttached => Thing is not null && ClientId is not null && string.Equals(Thing.ThingName, ClientId, StringComparison.Ordinal);
+}
+
+public sealed record PolicyThing(string ThingName, string? ThingTypeName = null, IReadOnlyDictionary<string, string>? Attributes = null)
+{
+    public IReadOnlyDictionary<string, string> Attributes { get; init; } = Attributes ?? new Dictionary<string, string>();
+}
+
+/// <summary>
+/// The certificate fields policies can use. <see cref="Subject"/>/<see cref="Issuer"/> are keyed by
+/// AWS's field names: CommonName, Organization, OrganizationalUnit, Country, Locality, State,
+/// SerialNumber, Title, Surname, GivenName, Initials, Pseudonym, GenerationQualifier,
+/// DistinguishedNameQualifier (a repeated field keeps its first value).
+/// </summary>
+public sealed record PolicyCertificate(
+    string? CertificateId,
+    string? SerialNumber,
+    IReadOnlyDictionary<string, string> Subject,
+    IReadOnlyDictionary<string, string> Issuer)
+{
+    static readonly Dictionary<string, string> FieldByOid = new(StringComparer.Ordinal)
+    {
+        ["2.5.4.3"] = "CommonName",
+        ["2.5.4.10"] = "Organization",
+        ["2.5.4.11"] = "OrganizationalUnit",
+        ["2.5.4.6"] = "Country",
+        ["2.5.4.7"] = "Locality",
+        ["2.5.4.8"] = "State",
+        ["2.5.4.5"] = "SerialNumber",
+        ["2.5.4.12"] = "Title",
+        ["2.5.4.4"] = "Surname",
+        ["2.5.4.42"] = "GivenName",
+        ["2.5.4.43"] = "Initials",
+        ["2.5.4.65"] = "Pseudonym",
+        ["2.5.4.44"] = "GenerationQualifier",
+        ["2.5.4.46"] = "DistinguishedNameQualifier",
+    };
+
+    /// <summary>
+    /// The fields of an X.509 certificate. <paramref name="certificateId"/> defaults to AWS's
+    /// certificate id: the lowercase hex SHA-256 of the DER encoding.
+    /// </summary>
+    public static PolicyCertificate FromX509(X509Certificate2 certificate, string? certificateId = null) => new(
+        certificateId ?? Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(certificate.RawData)),
+        certificate.SerialNumber,
+        Fields(certificate.SubjectName),
+        Fields(certificate.IssuerName));
+
+    public static IReadOnlyDictionary<string, string> Fields(X500DistinguishedName name)
+    {
+        var fields = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        foreach (var rdn in name.EnumerateRelativeDistinguishedNames())
+        {
+            if (rdn.HasMultipleElements)
+            {
+                continue;
+            }
+            if (rdn.GetSingleElementType().Value is { } oid && FieldByOid.TryGetValue(oid, out var field) && rdn.GetSingleElementValue() is { } value)
+            {
+                fields.TryAdd(field, value);
+            }
+        }
+        return fields;
+    }
+}

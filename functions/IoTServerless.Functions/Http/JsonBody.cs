@@ -1,0 +1,55 @@
+using System.Text.Json;
+using IoTServerless.Core.Http;
+using Microsoft.AspNetCore.Mvc;
+
+namespace IoTServerless.Functions.Http;
+
+/// <summary>Reads a JSON object body, answering malformed input with a problem that says what is wrong.</summary>
+internal static class JsonBody
+{
+    const int MaxBytes = 64 * 1024;
+
+    /// <summary>The body as a JSON object, or the problem to return.</summary>
+    public static async Task<(JsonElement Body, IActionResult? Problem)> ReadObjectAsync(HttpRequest request, CancellationToken cancellationToken)
+    {
+        var bytes = await RequestBody.ReadAsync(request, MaxBytes, cancellationToken);
+        if (bytes is null)
+        {
+            return (default, Problems.PayloadTooLarge(MaxBytes));
+        }
+        try
+        {
+            using var document = JsonDocument.Parse(bytes);
+            if (document.RootElement.ValueKind != JsonValueKind.Object)
+            {
+                return (default, Problems.BadRequest("Invalid request body.", "The body must be a JSON object."));
+            }
+            return (document.RootElement.Clone(), null);
+        }
+        catch (JsonException ex)
+        {
+            return (default, Problems.BadRequest("Invalid request body.", $"The body is not valid JSON (line {ex.LineNumber + 1}, position {ex.BytePositionInLine + 1}): {ex.Message}"));
+        }
+    }
+
+    /// <summary>An optional string property; throws <see cref="ArgumentException"/> naming it when it has another type.</summary>
+    public static string? OptionalString(JsonElement body, string name)
+    {
+        if (!body.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+        return value.ValueKind == JsonValueKind.String ? value.GetString() : throw new ArgumentException($"{name} must be a string.");
+    }
+
+    /// <summary>An optional boolean from the query string; throws <see cref="ArgumentException"/> naming it when malformed.</summary>
+    public static bool QueryBool(HttpRequest request, string name, bool fallback)
+    {
+        var text = request.Query[name].ToString();
+        if (text.Length == 0)
+        {
+            return fallback;
+        }
+        return bool.TryParse(text, out var value) ? value : throw new ArgumentException($"{name} must be true or false.");
+    }
+}

@@ -1,0 +1,297 @@
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using IoTServerless.Testing;
+using MQTTnet;
+using MQTTnet.Formatter;
+using MQTTnet.Protocol;
+
+namespace IoTServerless.Broker.Tests.Security;
+
+/// <summary>
+/// Enforcement over real TLS: devices provisioned through the function app's HTTP API (registry,
+/// certificates, policies in Azurite), a broker with authorization on, real MQTT clients.
+/// </summary>
+[Collection(AzuriteCollection.Name)]
+public sealed class AuthorizationTests(AzuriteFixture azurite) : IAsyncLifetime
+{
+    /// <summary>The least-privilege policy of the farm: a device connects as its thing, publishes its own data, hears its own commands.</summary>
+    const string LeastPrivilege = """
+        {"Version":"2012-10-17","Statement":[
+          {"Effect":"Allow","Action":"iot:Connect","Resource":"arn:aws:iot:*:*:client/${iot:Connection.Thing.ThingName}"},
+          {"Effect":"Allow","Action":"iot:Publish","Resource":["arn:aws:iot:*:*:topic/farmA/sensor/${iot:Connection.Thing.ThingName}/data","arn:aws:iot:*:*:topic/farmA/pump/${iot:Connection.Thing.ThingName}/state"]},
+          {"Effect":"Allow","Action":"iot:Subscribe","Resource":"arn:aws:iot:*:*:topicfilter/farmA/pump/${iot:Connection.Thing.ThingName}/cmd"},
+          {"Effect":"Allow","Action":"iot:Receive","Resource":"arn:aws:iot:*:*:topic/farmA/pump/${iot:Connection.Thing.ThingName}/cmd"}
+        ]}
+        """;
+
+    readonly TestPki _pki = new();
+    readonly string _policy = "farm-device-" + Guid.NewGuid().ToString("N")[..8];
+    TestFunctionApp _app = null!;
+    HttpClient _http = null!;
+    TestBroker _broker = null!;
+
+    public async Task InitializeAsync()
+    {
+        _app = await TestFunctionApp.StartAsync(azurite.ConnectionString);
+        _http = _app.CreateClient();
+        _broker = await TestBroker.StartAsync(_pki, new Dictionary<string, string?>
+        {
+            ["Broker:Authorization:Enabled"] = "true",
+            ["Broker:Authorization:ChangePollMilliseconds"] = "250",
+            ["Broker:Tls:ClientCaPath"] = null,
+            ["Storage:ConnectionString"] = azurite.ConnectionString,
+        });
+        await CreatePolicyAsync(_policy, LeastPrivilege);
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _broker.DisposeAsync();
+        _http.Dispose();
+        await _app.DisposeAsync();
+        _pki.Dispose();
+    }
+
+    static string Unique(string prefix) => $"{prefix}-{Guid.NewGuid().ToString("N")[..8]}";
+
+    static StringContent Json(object body) => new(JsonSerializer.Serialize(body), Encoding.UTF8, "application/json");
+
+    async Task SendOkAsync(HttpRequestMessage request)
+    {
+        using var response = await _http.SendAsync(request);
+        Assert.True(response.IsSuccessStatusCode, $"{request.Method} {request.RequestUri}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+    }
+
+    Task CreatePolicyAsync(string name, string document)
+        => SendOkAsync(new HttpRequestMessage(HttpMethod.Post, $"api/policies/{name}") { Content = Json(new { policyDocument = document }) });
+
+    /// <summary>Registers a thing and a certificate for it, attaches them and the policy; returns the certificate and its id.</summary>
+    async Task<(System.Security.Cryptography.X509Certificates.X509Certificate2 Certificate, string CertificateId)> ProvisionAsync(string thing, string? policy = null, string status = "ACTIVE")
+    {
+        await SendOkAsync(new HttpRequestMessage(HttpMethod.Post, $"api/things/{thing}") { Content = Json(new { }) });
+        var certificate = _pki.Device(thing);
+        using var registered = await _http.PostAsync("api/certificate/register-no-ca", Json(new { certificatePem = certificate.ExportCertificatePem(), status }));
+        Assert.True(registered.IsSuccessStatusCode, await registered.Content.ReadAsStringAsync());
+        var json = await registered.Content.ReadFromJsonAsync<JsonElement>();
+        var arn = json.GetProperty("certificateArn").GetString()!;
+        await SendOkAsync(new HttpRequestMessage(HttpMethod.Put, $"api/things/{thing}/principals") { Headers = { { "x-amzn-principal", arn } } });
+        await SendOkAsync(new HttpRequestMessage(HttpMethod.Put, $"api/target-policies/{policy ?? _policy}") { Content = Json(new { target = arn }) });
+        return (certificate, json.GetProperty("certificateId").GetString()!);
+    }
+
+    async Task<IMqttClient> ConnectAsync(string clientId, System.Security.Cryptography.X509Certificates.X509Certificate2 certificate, MqttProtocolVersion version = MqttProtocolVersion.V500)
+    {
+        var client = new MqttClientFactory().CreateMqttClient();
+        await client.ConnectAsync(TestMqtt.Options(clientId, _broker.MqttPort, certificate, _pki.Ca, version));
+        return client;
+    }
+
+    async Task<MqttClientConnectResultCode> ConnectResultAsync(string clientId, System.Security.Cryptography.X509Certificates.X509Certificate2 certificate)
+    {
+        using var client = new MqttClientFactory().CreateMqttClient();
+        try
+        {
+            var result = await client.ConnectAsync(TestMqtt.Options(clientId, _broker.MqttPort, certificate, _pki.Ca, MqttProtocolVersion.V500));
+            return result.ResultCode;
+        }
+        catch (MQTTnet.Adapter.MqttConnectingFailedException ex) when (ex.Message.Contains(nameof(MqttClientConnectResultCode.NotAuthorized), StringComparison.Ordinal))
+        {
+            // MQTTnet 5 reports a refused CONNACK as an exception naming the reason code.
+            return MqttClientConnectResultCode.NotAuthorized;
+        }
+    }
+
+    /// <summary>MQTT 5 success codes are below 0x80 (NoMatchingSubscribers, 0x10, is a success).</summary>
+    static void AssertAccepted(MqttClientPublishReasonCode code) => Assert.True((int)code < 0x80, $"publish refused: {code}");
+
+    [Fact]
+    public async Task LeastPrivilegeDevice_publishesOwnData_butNotAnothersTopics()
+    {
+        var sensor = Unique("soil");
+        var (certificate, _) = await ProvisionAsync(sensor);
+        using var client = await ConnectAsync(sensor, certificate);
+
+        var own = await client.PublishStringAsync($"farmA/sensor/{sensor}/data", "{\"humidity\":30}", MqttQualityOfServiceLevel.AtLeastOnce);
+        var others = await client.PublishStringAsync("farmA/sensor/soil-other/data", "{\"humidity\":99}", MqttQualityOfServiceLevel.AtLeastOnce);
+        var pump = await client.PublishStringAsync("farmA/pump/pump-001/cmd", "{\"command\":\"ON\"}", MqttQualityOfServiceLevel.AtLeastOnce);
+
+        AssertAccepted(own.ReasonCode);
+        Assert.Equal(MqttClientPublishReasonCode.NotAuthorized, others.ReasonCode);
+        Assert.Equal(MqttClientPublishReasonCode.NotAuthorized, pump.ReasonCode);
+    }
+
+    [Fact]
+    public async Task Mqtt311Device_publishingOutsideItsPolicy_isDisconnected()
+    {
+        var sensor = Unique("soil");
+        var (certificate, _) = await ProvisionAsync(sensor);
+        using var client = await ConnectAsync(sensor, certificate, MqttProtocolVersion.V311);
+        await client.PublishStringAsync("farmA/sensor/someone-else/data", "x", MqttQualityOfServiceLevel.AtMostOnce);
+        Assert.True(await Eventually.TrueAsync(() => Task.FromResult(!client.IsConnected), TimeSpan.FromSeconds(10)));
+    }
+
+    [Fact]
+    public async Task Subscriptions_thatWouldWidenAccess_areRefused_ownCommandTopicIsGranted()
+    {
+        var pump = Unique("pump");
+        var (certificate, _) = await ProvisionAsync(pump);
+        using var client = await ConnectAsync(pump, certificate);
+
+        var result = await client.SubscribeAsync(new MqttClientSubscribeOptionsBuilder()
+            .WithTopicFilter($"farmA/pump/{pump}/cmd", MqttQualityOfServiceLevel.AtLeastOnce)
+            .WithTopicFilter("farmA/pump/pump-other/cmd", MqttQualityOfServiceLevel.AtLeastOnce)
+            .WithTopicFilter("farmA/#", MqttQualityOfServiceLevel.AtLeastOnce)
+            .WithTopicFilter("farmA/pump/+/cmd", MqttQualityOfServiceLevel.AtLeastOnce)
+            .Build());
+
+        var codes = result.Items.ToDictionary(i => i.TopicFilter.Topic, i => i.ResultCode);
+        Assert.Equal(MqttClientSubscribeResultCode.GrantedQoS1, codes[$"farmA/pump/{pump}/cmd"]);
+        Assert.Equal(MqttClientSubscribeResultCode.NotAuthorized, codes["farmA/pump/pump-other/cmd"]);
+        Assert.Equal(MqttClientSubscribeResultCode.NotAuthorized, codes["farmA/#"]);
+        Assert.Equal(MqttClientSubscribeResultCode.NotAuthorized, codes["farmA/pump/+/cmd"]);
+    }
+
+    [Fact]
+    public async Task Receive_isCheckedAtDelivery_aWildcardSubscriptionHearsOnlyAllowedTopics()
+    {
+        // A policy that allows subscribing to farmA/# but receiving only the device's own commands.
+        var policy = Unique("wide-subscribe");
+        await CreatePolicyAsync(policy, """
+            {"Version":"2012-10-17","Statement":[
+              {"Effect":"Allow","Action":"iot:Connect","Resource":"arn:aws:iot:*:*:client/${iot:Connection.Thing.ThingName}"},
+              {"Effect":"Allow","Action":"iot:Subscribe","Resource":"arn:aws:iot:*:*:topicfilter/farmA/#"},
+              {"Effect":"Allow","Action":"iot:Receive","Resource":"arn:aws:iot:*:*:topic/farmA/pump/${iot:Connection.Thing.ThingName}/cmd"}
+            ]}
+            """);
+        var pump = Unique("pump");
+        var (certificate, _) = await ProvisionAsync(pump, policy);
+        using var client = await ConnectAsync(pump, certificate);
+        var received = new List<string>();
+        client.ApplicationMessageReceivedAsync += e =>
+        {
+            lock (received)
+            {
+                received.Add(e.ApplicationMessage.Topic);
+            }
+            return Task.CompletedTask;
+        };
+        await client.SubscribeAsync("farmA/#", MqttQualityOfServiceLevel.AtLeastOnce);
+
+        using var api = new HttpClient { BaseAddress = _broker.ApiUrl };
+        api.DefaultRequestHeaders.Add("x-broker-key", TestBroker.ApiKey);
+        (await api.PostAsync("internal/v1/publish?topic=farmA%2Fpump%2Fpump-other%2Fcmd&qos=1", new StringContent("other"))).EnsureSuccessStatusCode();
+        (await api.PostAsync($"internal/v1/publish?topic=farmA%2Fpump%2F{pump}%2Fcmd&qos=1", new StringContent("mine"))).EnsureSuccessStatusCode();
+
+        Assert.True(await Eventually.TrueAsync(() =>
+        {
+            lock (received)
+            {
+                return Task.FromResult(received.Contains($"farmA/pump/{pump}/cmd"));
+            }
+        }, TimeSpan.FromSeconds(10)));
+        await Task.Delay(300);
+        lock (received)
+        {
+            Assert.DoesNotContain("farmA/pump/pump-other/cmd", received);
+        }
+    }
+
+    [Fact]
+    public async Task ClientIdOtherThanTheThingName_isRefused_whereThePolicyUsesThingVariables()
+    {
+        var sensor = Unique("soil");
+        var (certificate, _) = await ProvisionAsync(sensor);
+        Assert.Equal(MqttClientConnectResultCode.NotAuthorized, await ConnectResultAsync("impostor-" + sensor, certificate));
+        Assert.Equal(MqttClientConnectResultCode.Success, await ConnectResultAsync(sensor, certificate));
+    }
+
+    [Fact]
+    public async Task UnregisteredAndInactiveCertificates_areRefused()
+    {
+        Assert.Equal(MqttClientConnectResultCode.NotAuthorized, await ConnectResultAsync("stranger", _pki.Device("stranger")));
+        var sensor = Unique("soil");
+        var (certificate, _) = await ProvisionAsync(sensor, status: "INACTIVE");
+        Assert.Equal(MqttClientConnectResultCode.NotAuthorized, await ConnectResultAsync(sensor, certificate));
+    }
+
+    [Fact]
+    public async Task RevokedCertificate_isDisconnectedWithinFiveSeconds_andCannotReconnect()
+    {
+        var pump = Unique("pump");
+        var (certificate, certificateId) = await ProvisionAsync(pump);
+        using var client = await ConnectAsync(pump, certificate);
+        Assert.True(client.IsConnected);
+
+        using (var revoke = await _http.PutAsync($"api/certificates/{certificateId}?newStatus=REVOKED", null))
+        {
+            revoke.EnsureSuccessStatusCode();
+        }
+        var revokedAt = DateTime.UtcNow;
+        Assert.True(await Eventually.TrueAsync(() => Task.FromResult(!client.IsConnected), TimeSpan.FromSeconds(5)), "still connected 5 s after revocation");
+        Assert.True(DateTime.UtcNow - revokedAt < TimeSpan.FromSeconds(5));
+        Assert.Equal(MqttClientConnectResultCode.NotAuthorized, await ConnectResultAsync(pump, certificate));
+    }
+
+    [Fact]
+    public async Task PolicyAttachedToALiveConnection_takesEffectWithinFiveSeconds()
+    {
+        var sensor = Unique("soil");
+        var (certificate, certificateId) = await ProvisionAsync(sensor);
+        using var client = await ConnectAsync(sensor, certificate);
+        var topic = $"farmA/sensor/{sensor}/data";
+        AssertAccepted((await client.PublishStringAsync(topic, "1", MqttQualityOfServiceLevel.AtLeastOnce)).ReasonCode);
+
+        var deny = Unique("quarantine");
+        await CreatePolicyAsync(deny, """{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"iot:Publish","Resource":"arn:aws:iot:*:*:topic/farmA/sensor/*"}]}""");
+        await SendOkAsync(new HttpRequestMessage(HttpMethod.Put, $"api/target-policies/{deny}") { Content = Json(new { target = certificateId }) });
+        var attachedAt = DateTime.UtcNow;
+
+        Assert.True(await Eventually.TrueAsync(async () =>
+            (await client.PublishStringAsync(topic, "2", MqttQualityOfServiceLevel.AtLeastOnce)).ReasonCode == MqttClientPublishReasonCode.NotAuthorized,
+            TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(200)), "the new Deny did not reach the live connection within 5 s");
+        Assert.True(DateTime.UtcNow - attachedAt < TimeSpan.FromSeconds(5));
+        Assert.True(client.IsConnected);
+    }
+
+    [Fact]
+    public async Task ExplicitDeny_beatsAnyAllow()
+    {
+        var policy = Unique("deny-pump");
+        await CreatePolicyAsync(policy, """
+            {"Version":"2012-10-17","Statement":[
+              {"Effect":"Allow","Action":"iot:*","Resource":"*"},
+              {"Effect":"Deny","Action":"iot:Publish","Resource":"arn:aws:iot:*:*:topic/farmA/pump/*"}
+            ]}
+            """);
+        var device = Unique("gateway");
+        var (certificate, _) = await ProvisionAsync(device, policy);
+        using var client = await ConnectAsync(device, certificate);
+        AssertAccepted((await client.PublishStringAsync("farmA/sensor/x/data", "1", MqttQualityOfServiceLevel.AtLeastOnce)).ReasonCode);
+        Assert.Equal(MqttClientPublishReasonCode.NotAuthorized, (await client.PublishStringAsync("farmA/pump/p1/cmd", "1", MqttQualityOfServiceLevel.AtLeastOnce)).ReasonCode);
+    }
+
+    [Fact]
+    public async Task MqttWildcardsInAPolicyResource_matchOnlyLiterally()
+    {
+        var policy = Unique("literal-plus");
+        await CreatePolicyAsync(policy, """
+            {"Version":"2012-10-17","Statement":[
+              {"Effect":"Allow","Action":"iot:Connect","Resource":"*"},
+              {"Effect":"Allow","Action":"iot:Publish","Resource":"arn:aws:iot:*:*:topic/farmA/+/data"},
+              {"Effect":"Allow","Action":"iot:Subscribe","Resource":"arn:aws:iot:*:*:topicfilter/farmA/#"}
+            ]}
+            """);
+        var device = Unique("dev");
+        var (certificate, _) = await ProvisionAsync(device, policy);
+        using var client = await ConnectAsync(device, certificate);
+        Assert.Equal(MqttClientPublishReasonCode.NotAuthorized, (await client.PublishStringAsync("farmA/sensor1/data", "1", MqttQualityOfServiceLevel.AtLeastOnce)).ReasonCode);
+        var sub = await client.SubscribeAsync(new MqttClientSubscribeOptionsBuilder()
+            .WithTopicFilter("farmA/#", MqttQualityOfServiceLevel.AtLeastOnce)
+            .WithTopicFilter("farmA/pump/cmd", MqttQualityOfServiceLevel.AtLeastOnce)
+            .Build());
+        var codes = sub.Items.ToDictionary(i => i.TopicFilter.Topic, i => i.ResultCode);
+        Assert.Equal(MqttClientSubscribeResultCode.GrantedQoS1, codes["farmA/#"]);
+        Assert.Equal(MqttClientSubscribeResultCode.NotAuthorized, codes["farmA/pump/cmd"]);
+    }
+}

@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using Azure;
 using Azure.Data.Tables;
+using IoTServerless.Core.Security.Changes;
 using IoTServerless.Core.Storage;
 using Microsoft.Extensions.Options;
 
@@ -22,7 +23,7 @@ namespace IoTServerless.Core.Registry;
 /// A membership is written thing-side first and removed thing-side first, so a half-done change
 /// never grants more inherited policy than intended.
 /// </summary>
-public sealed class ThingGroupStore(TableClientProvider tables, TimeProvider? time = null, IOptions<PlatformOptions>? platform = null)
+public sealed class ThingGroupStore(TableClientProvider tables, TimeProvider? time = null, IOptions<PlatformOptions>? platform = null, IdentityChangeFeed? changes = null)
 {
     /// <summary>AWS: a group hierarchy is at most 7 levels deep.</summary>
     public const int MaxDepth = 7;
@@ -146,7 +147,7 @@ public sealed class ThingGroupStore(TableClientProvider tables, TimeProvider? ti
     /// Deletes the group and its memberships; a group with child groups is a DeleteConflict.
     /// Deleting a group that does not exist succeeds (false), as on AWS.
     /// </summary>
-    public async Task<bool> DeleteAsync(string thingGroupName, CancellationToken cancellationToken)
+    async Task<bool> DeleteCoreAsync(string thingGroupName, CancellationToken cancellationToken)
     {
         RegistryNames.RequireThingGroupName(thingGroupName);
         var table = await tables.GetTableAsync(RegistryTables.ThingGroups, cancellationToken);
@@ -170,7 +171,7 @@ public sealed class ThingGroupStore(TableClientProvider tables, TimeProvider? ti
     }
 
     /// <summary>AddThingToThingGroup; idempotent. A thing is in at most <see cref="MaxGroupsPerThing"/> groups.</summary>
-    public async Task AddThingAsync(string thingGroupName, string thingName, CancellationToken cancellationToken)
+    async Task AddThingCoreAsync(string thingGroupName, string thingName, CancellationToken cancellationToken)
     {
         RegistryNames.RequireThingGroupName(thingGroupName, "thingGroupName");
         RegistryNames.RequireThingName(thingName);
@@ -200,7 +201,7 @@ public sealed class ThingGroupStore(TableClientProvider tables, TimeProvider? ti
     }
 
     /// <summary>RemoveThingFromThingGroup; removing a thing that is not a member succeeds.</summary>
-    public async Task RemoveThingAsync(string thingGroupName, string thingName, CancellationToken cancellationToken)
+    async Task RemoveThingCoreAsync(string thingGroupName, string thingName, CancellationToken cancellationToken)
     {
         RegistryNames.RequireThingGroupName(thingGroupName, "thingGroupName");
         RegistryNames.RequireThingName(thingName);
@@ -327,4 +328,27 @@ public sealed class ThingGroupStore(TableClientProvider tables, TimeProvider? ti
 
     static RegistryException LimitExceeded(string thingName)
         => new(RegistryError.LimitExceeded, $"Thing '{thingName}' is already in {MaxGroupsPerThing} thing groups, the most a thing can be in.");
+
+    public async Task<bool> DeleteAsync(string thingGroupName, CancellationToken cancellationToken)
+    {
+        var result = await DeleteCoreAsync(thingGroupName, cancellationToken);
+        await NotifyAsync(IdentityChangeKinds.ThingGroup, thingGroupName, cancellationToken);
+        return result;
+    }
+
+    public async Task AddThingAsync(string thingGroupName, string thingName, CancellationToken cancellationToken)
+    {
+        await AddThingCoreAsync(thingGroupName, thingName, cancellationToken);
+        await NotifyAsync(IdentityChangeKinds.Thing, thingName, cancellationToken);
+    }
+
+    public async Task RemoveThingAsync(string thingGroupName, string thingName, CancellationToken cancellationToken)
+    {
+        await RemoveThingCoreAsync(thingGroupName, thingName, cancellationToken);
+        await NotifyAsync(IdentityChangeKinds.Thing, thingName, cancellationToken);
+    }
+
+    /// <summary>Tells the brokers (identity change feed) that what this thing's or group's policies grant may have changed.</summary>
+    Task NotifyAsync(string kind, string key, CancellationToken cancellationToken)
+        => changes?.AppendAsync(kind, key, cancellationToken) ?? Task.CompletedTask;
 }

@@ -2,6 +2,7 @@ using System.Net;
 using Azure;
 using Azure.Data.Tables;
 using IoTServerless.Core.Events;
+using IoTServerless.Core.Security.Changes;
 using IoTServerless.Core.Storage;
 using Microsoft.Extensions.Options;
 
@@ -27,7 +28,7 @@ public enum LifecycleEventOutcome
 /// Connectivity updates use ETags and apply only newer lifecycle events, so redelivered or
 /// reordered events never move a thing's state backwards; they never create a thing.
 /// </summary>
-public sealed class ThingStore(TableClientProvider tables, TimeProvider? time = null, IOptions<PlatformOptions>? platform = null)
+public sealed class ThingStore(TableClientProvider tables, TimeProvider? time = null, IOptions<PlatformOptions>? platform = null, IdentityChangeFeed? changes = null)
 {
     const string Row = "";
     readonly ThingTypeStore _types = new(tables, time, platform);
@@ -105,7 +106,7 @@ public sealed class ThingStore(TableClientProvider tables, TimeProvider? time = 
         => await GetAsync(thingName, cancellationToken) is not null;
 
     /// <summary>UpdateThing: type, attributes (merged or replaced), optimistic <c>expectedVersion</c>.</summary>
-    public async Task<Thing> UpdateAsync(string thingName, UpdateThingRequest request, CancellationToken cancellationToken)
+    async Task<Thing> UpdateCoreAsync(string thingName, UpdateThingRequest request, CancellationToken cancellationToken)
     {
         RegistryNames.RequireThingName(thingName);
         if (request.ThingTypeName is not null)
@@ -178,7 +179,7 @@ public sealed class ThingStore(TableClientProvider tables, TimeProvider? time = 
     /// Deletes the thing and its group memberships. Deleting a thing that does not exist succeeds
     /// (false), as on AWS; a stale <paramref name="expectedVersion"/> is a VersionConflict.
     /// </summary>
-    public async Task<bool> DeleteAsync(string thingName, long? expectedVersion, CancellationToken cancellationToken)
+    async Task<bool> DeleteCoreAsync(string thingName, long? expectedVersion, CancellationToken cancellationToken)
     {
         RegistryNames.RequireThingName(thingName);
         var table = await tables.GetTableAsync(TableNames.Things, cancellationToken);
@@ -368,4 +369,22 @@ public sealed class ThingStore(TableClientProvider tables, TimeProvider? time = 
         _arns.Thing(entity.PartitionKey),
         AttributeColumns.Read(entity),
         entity.GetInt64("Version") ?? 1);
+
+    public async Task<Thing> UpdateAsync(string thingName, UpdateThingRequest request, CancellationToken cancellationToken)
+    {
+        var result = await UpdateCoreAsync(thingName, request, cancellationToken);
+        await NotifyAsync(IdentityChangeKinds.Thing, thingName, cancellationToken);
+        return result;
+    }
+
+    public async Task<bool> DeleteAsync(string thingName, long? expectedVersion, CancellationToken cancellationToken)
+    {
+        var result = await DeleteCoreAsync(thingName, expectedVersion, cancellationToken);
+        await NotifyAsync(IdentityChangeKinds.Thing, thingName, cancellationToken);
+        return result;
+    }
+
+    /// <summary>Tells the brokers (identity change feed) that what this thing's or group's policies grant may have changed.</summary>
+    Task NotifyAsync(string kind, string key, CancellationToken cancellationToken)
+        => changes?.AppendAsync(kind, key, cancellationToken) ?? Task.CompletedTask;
 }

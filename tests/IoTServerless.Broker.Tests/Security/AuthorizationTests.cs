@@ -255,6 +255,29 @@ public sealed class AuthorizationTests(AzuriteFixture azurite) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ParentGroupPolicy_isInheritedThroughSubGroups_andMembershipReachesLiveConnections()
+    {
+        var sensor = Unique("soil");
+        var (certificate, _) = await ProvisionAsync(sensor);
+        using var client = await ConnectAsync(sensor, certificate);
+        const string shared = "farmA/shared/alerts";
+        Assert.Equal(MqttClientPublishReasonCode.NotAuthorized, (await client.PublishStringAsync(shared, "1", MqttQualityOfServiceLevel.AtLeastOnce)).ReasonCode);
+
+        var farm = Unique("farm");
+        var field = Unique("field");
+        var groupPolicy = Unique("farm-alerts");
+        await SendOkAsync(new HttpRequestMessage(HttpMethod.Post, $"api/thing-groups/{farm}") { Content = Json(new { }) });
+        await SendOkAsync(new HttpRequestMessage(HttpMethod.Post, $"api/thing-groups/{field}") { Content = Json(new { parentGroupName = farm }) });
+        await CreatePolicyAsync(groupPolicy, """{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iot:Publish","Resource":"arn:aws:iot:*:*:topic/farmA/shared/*"}]}""");
+        await SendOkAsync(new HttpRequestMessage(HttpMethod.Put, $"api/target-policies/{groupPolicy}") { Content = Json(new { target = farm }) });
+        await SendOkAsync(new HttpRequestMessage(HttpMethod.Put, "api/thing-groups/addThingToThingGroup") { Content = Json(new { thingGroupName = field, thingName = sensor }) });
+
+        Assert.True(await Eventually.TrueAsync(async () =>
+            (int)(await client.PublishStringAsync(shared, "2", MqttQualityOfServiceLevel.AtLeastOnce)).ReasonCode < 0x80,
+            TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(200)), "the grandparent group's policy did not reach the live connection within 5 s");
+    }
+
+    [Fact]
     public async Task ExplicitDeny_beatsAnyAllow()
     {
         var policy = Unique("deny-pump");

@@ -74,20 +74,25 @@ echo "==> starting the function app (standalone) on 127.0.0.1:$FUNCTIONS_PORT"
   exec dotnet IoTServerless.Functions.dll --urls "http://127.0.0.1:$FUNCTIONS_PORT") > "$LOGS/functions.log" 2>&1 &
 pids+=($!)
 
-echo "==> starting the broker (MQTT/TLS $MQTT_PORT, WSS $WSS_PORT, API $BROKER_API_PORT)"
+wait_for_port "$FUNCTIONS_PORT" 60 || { echo "the function app did not start; see .local/logs/functions.log" >&2; exit 1; }
+
+echo "==> provisioning the farm through the platform API (things, certificates, least-privilege policies)"
+FUNCTION_KEY="$FUNCTION_KEY" dotnet "$SIM_DLL" provision --api "http://127.0.0.1:$FUNCTIONS_PORT" --certs "$CERTS" \
+  --sensors "$SENSORS" --pumps "$PUMPS" > "$LOGS/provision.log" 2>&1 \
+  || { echo "provisioning failed; see .local/logs/provision.log" >&2; exit 1; }
+
+echo "==> starting the broker (MQTT/TLS $MQTT_PORT, WSS $WSS_PORT, API $BROKER_API_PORT; authorization on)"
 (cd "$BROKER_BIN" && ASPNETCORE_ENVIRONMENT=Development \
   Broker__Mqtt__BindAddress=127.0.0.1 Broker__Mqtt__Port="$MQTT_PORT" \
   Broker__WebSockets__BindAddress=127.0.0.1 Broker__WebSockets__Port="$WSS_PORT" \
   Broker__Api__Port="$BROKER_API_PORT" Broker__Api__Key="$BROKER_API_KEY" \
   Broker__Tls__ServerCertificatePath="$CERTS/server.crt" Broker__Tls__ServerKeyPath="$CERTS/server.key" \
   Broker__Tls__ClientCaPath="$CERTS/ca.crt" \
-  Broker__Authorization__Enabled=false \
+  Storage__ConnectionString="$STORAGE" \
   Broker__Events__Sink=Webhook Broker__Events__WebhookUrl="http://127.0.0.1:$FUNCTIONS_PORT/api/events" \
   Broker__Events__WebhookKey="$FUNCTION_KEY" \
   exec dotnet IoTServerless.Broker.dll) > "$LOGS/broker.log" 2>&1 &
 pids+=($!)
-
-wait_for_port "$FUNCTIONS_PORT" 60 || { echo "the function app did not start; see .local/logs/functions.log" >&2; exit 1; }
 wait_for_port "$MQTT_PORT" 60 || { echo "the broker did not start; see .local/logs/broker.log" >&2; exit 1; }
 
 cat <<INFO
@@ -101,7 +106,7 @@ IoTServerless is running locally.
 Try, in another terminal (source .local/secrets.env first):
   curl -s -H "x-functions-key: \$FUNCTION_KEY" http://127.0.0.1:$FUNCTIONS_PORT/api/things/pump-001
   curl -s -X POST -H "x-functions-key: \$FUNCTION_KEY" "http://127.0.0.1:$FUNCTIONS_PORT/api/topics/farmA/pump/pump-001/cmd?qos=1" -d '{"command":"ON","duration":120}'
-  mosquitto_sub -h localhost -p $MQTT_PORT --cafile .local/certs/ca.crt --cert .local/certs/devices/soil-001.crt --key .local/certs/devices/soil-001.key -i watcher -t 'farmA/#' -v
+  mosquitto_sub -h localhost -p $MQTT_PORT --cafile .local/certs/ca.crt --cert .local/certs/devices/farm-monitor.crt --key .local/certs/devices/farm-monitor.key -i farm-monitor -t 'farmA/#' -v
 
 Starting the farm: $SENSORS soil sensors, $PUMPS pumps (Ctrl+C stops everything).
 INFO

@@ -13,6 +13,10 @@ public static class CommandDispatcher
               Runs soil sensors (soil-001..) and pumps (pump-001..), one TLS connection each.
               --interval: seconds between a sensor's readings; --duration: seconds (0 = until Ctrl+C).
               Sensor i is watered by pump ((i-1) mod pumps)+1.
+          FarmSimulator provision --api http://127.0.0.1:7071 --certs DIR [--sensors 20] [--pumps 5] [--farm farmA]
+              Registers the farm through the platform API (key in $FUNCTION_KEY): least-privilege policies,
+              one thing per device (sensors carry their pump), each certificate ACTIVE and attached, and a
+              read-only farm-monitor identity (certificate from CreateKeysAndCertificate, saved in DIR/devices).
         """;
 
     public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error, CancellationToken cancellationToken)
@@ -31,6 +35,8 @@ public static class CommandDispatcher
                     return 0;
                 case "run":
                     return await RunCommand.Parse(args[1..]).ExecuteAsync(output, cancellationToken);
+                case "provision":
+                    return await ProvisionCommand.Parse(args[1..]).ExecuteAsync(output, cancellationToken);
                 default:
                     throw new CommandLineException($"Unknown command '{args[0]}'.");
             }
@@ -41,7 +47,7 @@ public static class CommandDispatcher
             error.WriteLine(Usage);
             return 2;
         }
-        catch (Exception ex) when (ex is IOException or InvalidOperationException or UnauthorizedAccessException or System.Security.Cryptography.CryptographicException)
+        catch (Exception ex) when (ex is IOException or InvalidOperationException or HttpRequestException or UnauthorizedAccessException or System.Security.Cryptography.CryptographicException)
         {
             error.WriteLine($"error: {ex.Message}");
             return 1;

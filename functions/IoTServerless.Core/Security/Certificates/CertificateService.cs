@@ -45,10 +45,10 @@ public sealed class CertificateService(
         return await StoreIssuedAsync(issued, setAsActive, cancellationToken);
     }
 
+    /// <summary>Certificates the platform issues have no registered CA (as AWS's own), so no caCertificateId.</summary>
     async Task<DeviceCertificate> StoreIssuedAsync(X509Certificate2 issued, bool setAsActive, CancellationToken cancellationToken)
     {
-        var ca = await authority.GetCertificateAsync(cancellationToken);
-        var record = Describe(issued, setAsActive ? CertificateStatus.Active : CertificateStatus.Inactive, CertificateFactory.GetCertificateId(ca));
+        var record = Describe(issued, setAsActive ? CertificateStatus.Active : CertificateStatus.Inactive, null);
         await store.AddAsync(record, cancellationToken);
         logger.LogInformation("Issued certificate {CertificateId} ({Status})", record.CertificateId, record.Status);
         return record;

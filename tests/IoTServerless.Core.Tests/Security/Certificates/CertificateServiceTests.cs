@@ -50,6 +50,7 @@ public sealed class CertificateServiceTests(AzuriteFixture azurite) : IDisposabl
         Assert.Equal(CertificateFactory.GetCertificateId(certificate), record.CertificateId);
         Assert.Contains("BEGIN PUBLIC KEY", publicKeyPem, StringComparison.Ordinal);
         Assert.Equal(CertificateStatus.Active, (await store.GetAsync(record.CertificateId, CancellationToken.None))!.Status);
+        Assert.Null(record.CaCertificateId); // issued by the platform itself: usable without registering its CA
         Assert.Contains(certificate.Extensions.OfType<X509EnhancedKeyUsageExtension>().Single().EnhancedKeyUsages.Cast<Oid>(), o => o.Value == "1.3.6.1.5.5.7.3.2");
     }
 

@@ -5,6 +5,9 @@
 # Prints medians and ratios against mosquitto measured in the same run.
 # usage: scripts/bench-broker.sh [RUNS=3] [CASES...]
 #   cases: fanin-q0-e2e fanin-q1-e2e fanin-q1-e2e-w1 latency conns-tls (default: all)
+#   targets (TARGETS=...): mosquitto; iot-sink-off (authorization off, nothing forwarded); iot-sink-on
+#   (authorization off, every message forwarded to the function app); iot-authz (authorization on with a
+#   realistic policy set on the bench certificate, nothing forwarded).
 # Needs: mosquitto (Debian package) for the reference; BENCH=path/to/shared/bench (default ../shared/bench).
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -42,16 +45,30 @@ FN_PID=$!
 trap 'kill $AZ_PID $FN_PID 2>/dev/null' EXIT
 wait_for_port $TABLE_PORT 30 && wait_for_port $FN_PORT 60 || { echo "sink did not start" >&2; exit 1; }
 
+# The bench certificate as a registered device with a realistic policy set: a device policy with
+# policy variables and a fleet policy with a Deny (what a thing-group policy adds), both attached.
+api() { curl -sf -X "$1" -H "x-functions-key: $FN_KEY" -H 'content-type: application/json' "http://127.0.0.1:$FN_PORT/api/$2" ${3:+-d "$3"} >/dev/null; }
+CERT_ID=$(openssl x509 -in $CERTS/client.crt -outform der | sha256sum | cut -d' ' -f1)
+CERT_JSON=$(node -e 'console.log(JSON.stringify({certificatePem: require("fs").readFileSync(process.argv[1], "utf8"), status: "ACTIVE"}))' $CERTS/client.crt)
+api POST certificate/register-no-ca "$CERT_JSON" || true
+DEVICE_POLICY='{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iot:Connect","Resource":"arn:aws:iot:*:*:client/lg-*"},{"Effect":"Allow","Action":"iot:Publish","Resource":"arn:aws:iot:*:*:topic/bench/fanin/*"},{"Effect":"Deny","Action":"iot:Publish","Resource":"arn:aws:iot:*:*:topic/bench/forbidden/${iot:ClientId}"},{"Effect":"Allow","Action":["iot:Subscribe"],"Resource":"arn:aws:iot:*:*:topicfilter/bench/*"},{"Effect":"Allow","Action":"iot:Receive","Resource":"arn:aws:iot:*:*:topic/bench/*"}]}'
+FLEET_POLICY='{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":["iot:Publish","iot:Receive"],"Resource":"arn:aws:iot:*:*:topic/$aws/events/*"},{"Effect":"Allow","Action":"iot:Receive","Resource":"arn:aws:iot:*:*:topic/bench/fanin/*"}]}'
+api POST policies/BenchDevice "$(node -e 'console.log(JSON.stringify({policyDocument: process.argv[1]}))' "$DEVICE_POLICY")" || true
+api POST policies/BenchFleet "$(node -e 'console.log(JSON.stringify({policyDocument: process.argv[1]}))' "$FLEET_POLICY")" || true
+api PUT target-policies/BenchDevice "{\"target\":\"$CERT_ID\"}"
+api PUT target-policies/BenchFleet "{\"target\":\"$CERT_ID\"}"
+
 start_target() { # prints the PID
   case $1 in
     mosquitto) "$BENCH/scripts/start-mosquitto.sh" ;;
-    iot-sink-off|iot-sink-on)
-      local sink=None; [ "$1" = iot-sink-on ] && sink=Webhook
+    iot-sink-off|iot-sink-on|iot-authz)
+      local sink=None authz=false; [ "$1" = iot-sink-on ] && sink=Webhook; [ "$1" = iot-authz ] && authz=true
       (cd broker/IoTServerless.Broker/bin/Release/net10.0 && Logging__LogLevel__Default=Warning \
         Broker__Mqtt__BindAddress=127.0.0.1 Broker__Mqtt__Port=18843 Broker__WebSockets__Enabled=false \
         Broker__Api__Port=18844 Broker__Api__Key="$API_KEY" \
         Broker__Tls__ServerCertificatePath=$CERTS/server.crt Broker__Tls__ServerKeyPath=$CERTS/server.key \
         Broker__Tls__ClientCaPath=$CERTS/ca.crt \
+        Broker__Authorization__Enabled=$authz Storage__ConnectionString="$STORAGE" \
         Broker__Events__Sink=$sink Broker__Events__WebhookUrl=http://127.0.0.1:$FN_PORT/api/events \
         Broker__Events__WebhookKey="$FN_KEY" Broker__Events__ForwardTopicFilters__0='bench/#' \
         exec dotnet IoTServerless.Broker.dll) > "$LOCAL/logs/bench-broker.log" 2>&1 &

@@ -52,6 +52,10 @@ public sealed class TestPki : IDisposable
     public X509Certificate2 ExpiredDevice(string commonName)
         => Usable(CertificateFactory.CreateDeviceCertificate(Ca, commonName, DateTimeOffset.UtcNow.AddDays(-30), TimeSpan.FromDays(29)));
 
+    /// <summary>A device certificate whose validity starts tomorrow.</summary>
+    public X509Certificate2 NotYetValidDevice(string commonName)
+        => Usable(CertificateFactory.CreateDeviceCertificate(Ca, commonName, DateTimeOffset.UtcNow.AddDays(1), TimeSpan.FromDays(30)));
+
     static X509Certificate2 Usable(X509Certificate2 certificate)
         => X509CertificateLoader.LoadPkcs12(certificate.Export(X509ContentType.Pkcs12), null);
 

@@ -216,6 +216,37 @@ public sealed class AuthorizationTests(AzuriteFixture azurite) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task NotYetValidExpiredAndUnregisteredUnknownCaCertificates_areRefused()
+    {
+        foreach (var (certificate, register) in new[] { (_pki.NotYetValidDevice("early"), true), (_pki.ExpiredDevice("late"), true), (_pki.RogueDevice("rogue"), false) })
+        {
+            using (certificate)
+            {
+                Assert.True(certificate.NotBefore > DateTime.Now || certificate.NotAfter < DateTime.Now || certificate.Issuer != _pki.Ca.Subject);
+                var thing = Unique("dev");
+                await SendOkAsync(new HttpRequestMessage(HttpMethod.Post, $"api/things/{thing}") { Content = Json(new { }) });
+                if (register)
+                {
+                    // The API refuses to register the expired one; the not-yet-valid one is registered ACTIVE, so only the broker stands in the way.
+                    using var registered = await _http.PostAsync("api/certificate/register-no-ca", Json(new { certificatePem = certificate.ExportCertificatePem(), status = "ACTIVE" }));
+                }
+                using var client = new MqttClientFactory().CreateMqttClient();
+                var options = TestMqtt.Options(thing, _broker.MqttPort, certificate, _pki.Ca, MqttProtocolVersion.V500);
+                MqttClientConnectResultCode? code = null;
+                try
+                {
+                    code = (await client.ConnectAsync(options)).ResultCode; // a refused CONNACK may come back as a result
+                }
+                catch (Exception)
+                {
+                    // refused at the TLS handshake or CONNACK
+                }
+                Assert.True(code != MqttClientConnectResultCode.Success && !client.IsConnected, $"{certificate.Subject} ({certificate.NotBefore:u}..{certificate.NotAfter:u}) was accepted");
+            }
+        }
+    }
+
+    [Fact]
     public async Task RevokedCertificate_isDisconnectedWithinFiveSeconds_andCannotReconnect()
     {
         var pump = Unique("pump");

@@ -23,12 +23,17 @@ public enum RegistryError
 }
 
 /// <summary>A registry request that was refused; nothing was stored.</summary>
-public sealed class RegistryException(RegistryError error, string message) : Exception(message)
+public sealed class RegistryException(RegistryError error, string message)
+    : ControlPlaneException(StatusOf(error), error + "Exception", message)
 {
     public RegistryError Error { get; } = error;
 
-    /// <summary>The AWS exception name, e.g. <c>ResourceNotFoundException</c>.</summary>
-    public string Code => Error + "Exception";
+    static int StatusOf(RegistryError error) => error switch
+    {
+        RegistryError.InvalidRequest => 400,
+        RegistryError.ResourceNotFound => 404,
+        _ => 409,
+    };
 
     public static RegistryException Invalid(string message) => new(RegistryError.InvalidRequest, message);
 

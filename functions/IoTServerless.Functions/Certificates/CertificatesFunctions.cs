@@ -3,6 +3,7 @@ using IoTServerless.Functions.Http;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Azure.Functions.Worker;
 using static IoTServerless.Functions.Certificates.CertificateResults;
+using static IoTServerless.Functions.Http.Problems;
 
 namespace IoTServerless.Functions.Certificates;
 

@@ -2,6 +2,7 @@ using IoTServerless.Core.Security.Certificates;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Azure.Functions.Worker;
 using static IoTServerless.Functions.Certificates.CertificateResults;
+using static IoTServerless.Functions.Http.Problems;
 
 namespace IoTServerless.Functions.Certificates;
 

@@ -32,17 +32,17 @@ internal static class JsonBody
         }
     }
 
-    /// <summary>An optional string property; throws <see cref="ArgumentException"/> naming it when it has another type.</summary>
+    /// <summary>An optional string property; throws <see cref="InvalidRequestException"/> naming it when it has another type.</summary>
     public static string? OptionalString(JsonElement body, string name)
     {
         if (!body.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
         {
             return null;
         }
-        return value.ValueKind == JsonValueKind.String ? value.GetString() : throw new ArgumentException($"{name} must be a string.");
+        return value.ValueKind == JsonValueKind.String ? value.GetString() : throw new InvalidRequestException($"{name} must be a string.");
     }
 
-    /// <summary>An optional boolean from the query string; throws <see cref="ArgumentException"/> naming it when malformed.</summary>
+    /// <summary>An optional boolean from the query string; throws <see cref="InvalidRequestException"/> naming it when malformed.</summary>
     public static bool QueryBool(HttpRequest request, string name, bool fallback)
     {
         var text = request.Query[name].ToString();
@@ -50,6 +50,6 @@ internal static class JsonBody
         {
             return fallback;
         }
-        return bool.TryParse(text, out var value) ? value : throw new ArgumentException($"{name} must be true or false.");
+        return bool.TryParse(text, out var value) ? value : throw new InvalidRequestException($"{name} must be true or false.");
     }
 }

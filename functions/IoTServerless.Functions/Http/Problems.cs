@@ -1,3 +1,4 @@
+using IoTServerless.Core;
 using Microsoft.AspNetCore.Mvc;
 
 namespace IoTServerless.Functions.Http;
@@ -20,5 +21,29 @@ internal static class Problems
 
     public static ObjectResult NotFound(string title, string? detail = null) => Create(StatusCodes.Status404NotFound, title, detail);
 
+    /// <summary>A refused control-plane request: AWS's error code as the title and as the <c>code</c> extension.</summary>
+    public static ObjectResult From(ControlPlaneException ex)
+    {
+        var result = Create(ex.Status, ex.Code, ex.Message);
+        ((ProblemDetails)result.Value!).Extensions["code"] = ex.Code;
+        return result;
+    }
+
+    /// <summary>Runs a control-plane operation, answering a refusal as problem details.</summary>
+    public static async Task<IActionResult> RunAsync(Func<Task<IActionResult>> operation)
+    {
+        try
+        {
+            return await operation();
+        }
+        catch (ControlPlaneException ex)
+        {
+            return From(ex);
+        }
+    }
+
     public static ObjectResult PayloadTooLarge(int limit) => Create(StatusCodes.Status413PayloadTooLarge, "Payload too large.", $"The limit is {limit} bytes.");
 }
+
+/// <summary>A malformed request value (a field of the wrong type, a bad query value): 400 InvalidRequestException.</summary>
+internal sealed class InvalidRequestException(string message) : ControlPlaneException(StatusCodes.Status400BadRequest, "InvalidRequestException", message);

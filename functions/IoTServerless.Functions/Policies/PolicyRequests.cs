@@ -54,22 +54,12 @@ internal static class PolicyRequests
         return null;
     }
 
-    public static ObjectResult Problem(PolicyException ex) => Problems.Create(ex.Status, ex.Code, ex.Message);
+    public static ObjectResult Problem(PolicyException ex) => Problems.From(ex);
 
     public static long EpochSeconds(DateTimeOffset time) => time.ToUnixTimeSeconds();
 
     /// <summary>Runs a store call, answering its <see cref="PolicyException"/> as problem details.</summary>
-    public static async Task<IActionResult> RunAsync(Func<Task<IActionResult>> action)
-    {
-        try
-        {
-            return await action();
-        }
-        catch (PolicyException ex)
-        {
-            return Problem(ex);
-        }
-    }
+    public static Task<IActionResult> RunAsync(Func<Task<IActionResult>> action) => Problems.RunAsync(action);
 
     public static IActionResult? PageSize(HttpRequest request, out int pageSize)
     {

@@ -16,11 +16,7 @@ internal static class RegistryHttp
     {
         try
         {
-            return await operation();
-        }
-        catch (RegistryException ex)
-        {
-            return Problem(ex);
+            return await Problems.RunAsync(operation);
         }
         catch (BodyTooLargeException)
         {
@@ -67,22 +63,7 @@ internal static class RegistryHttp
 
     public static ObjectResult NotFound(string what) => Problem(RegistryException.NotFound($"{what} does not exist."));
 
-    static ObjectResult Problem(RegistryException ex)
-    {
-        var (status, title) = ex.Error switch
-        {
-            RegistryError.InvalidRequest => (StatusCodes.Status400BadRequest, "Invalid request."),
-            RegistryError.ResourceNotFound => (StatusCodes.Status404NotFound, "Resource not found."),
-            RegistryError.ResourceAlreadyExists => (StatusCodes.Status409Conflict, "Resource already exists."),
-            RegistryError.VersionConflict => (StatusCodes.Status409Conflict, "Version conflict."),
-            RegistryError.DeleteConflict => (StatusCodes.Status409Conflict, "Delete conflict."),
-            RegistryError.LimitExceeded => (StatusCodes.Status409Conflict, "Limit exceeded."),
-            _ => (StatusCodes.Status400BadRequest, "Invalid request."),
-        };
-        var result = Problems.Create(status, title, ex.Message);
-        ((ProblemDetails)result.Value!).Extensions["code"] = ex.Code;
-        return result;
-    }
+    static ObjectResult Problem(RegistryException ex) => Problems.From(ex);
 
     sealed class BodyTooLargeException : Exception;
 }

@@ -41,11 +41,8 @@ public sealed record CaCertificate(
     string? ETag = null);
 
 /// <summary>A failed certificate operation, with AWS's error code and the HTTP status to answer.</summary>
-public sealed class CertificateException(int status, string code, string message) : Exception(message)
+public sealed class CertificateException(int status, string code, string message) : ControlPlaneException(status, code, message)
 {
-    public int Status { get; } = status;
-    public string Code { get; } = code;
-
     public static CertificateException Invalid(string message) => new(400, "InvalidRequestException", message);
     public static CertificateException NotFound(string message) => new(404, "ResourceNotFoundException", message);
     public static CertificateException AlreadyExists(string message) => new(409, "ResourceAlreadyExistsException", message);

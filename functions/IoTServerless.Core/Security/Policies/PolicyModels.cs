@@ -29,11 +29,8 @@ public sealed record PolicySummary(string PolicyName, string PolicyArn);
 public sealed record PolicyPage<T>(IReadOnlyList<T> Items, string? NextMarker);
 
 /// <summary>A failed policy operation, with AWS's error code and the HTTP status to answer.</summary>
-public sealed class PolicyException(int status, string code, string message) : Exception(message)
+public sealed class PolicyException(int status, string code, string message) : ControlPlaneException(status, code, message)
 {
-    public int Status { get; } = status;
-    public string Code { get; } = code;
-
     public static PolicyException Invalid(string message) => new(400, "InvalidRequestException", message);
     public static PolicyException Malformed(PolicyValidationException ex) => new(400, "MalformedPolicyException", ex.Message);
     public static PolicyException NotFound(string message) => new(404, "ResourceNotFoundException", message);

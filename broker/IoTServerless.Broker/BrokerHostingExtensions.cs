@@ -82,6 +82,8 @@ public static class BrokerHostingExtensions
         services.AddSingleton<ThingStore>();
         services.AddSingleton<ThingGroupStore>();
         services.AddPolicies();
+        services.AddSingleton(sp => ActivatorUtilities.CreateInstance<DeviceDirectory>(sp,
+            TimeSpan.FromSeconds(sp.GetRequiredService<IOptions<BrokerOptions>>().Value.Authorization.CacheSeconds)));
         services.AddSingleton<DeviceAuthorizationResolver>();
         services.AddSingleton<IdentityChangeWatcher>();
         services.AddHostedService(sp => sp.GetRequiredService<IdentityChangeWatcher>());

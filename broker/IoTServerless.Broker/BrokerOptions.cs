@@ -31,6 +31,13 @@ public sealed class AuthorizationOptions
     /// <summary>How often the broker reads the identity change feed (revocations, policy changes).</summary>
     [Range(100, 60_000)]
     public int ChangePollMilliseconds { get; set; } = 1_000;
+
+    /// <summary>
+    /// How long certificates, attachments, things and policies stay cached for CONNECT. The change feed
+    /// clears the cache on every change; this bounds staleness should a change be missed.
+    /// </summary>
+    [Range(1, 86_400)]
+    public int CacheSeconds { get; set; } = 600;
 }
 
 public sealed class MqttListenerOptions

@@ -14,6 +14,7 @@ namespace IoTServerless.Broker.Security;
 /// </summary>
 public sealed class IdentityChangeWatcher(
     IdentityChangeFeed feed,
+    DeviceDirectory directory,
     DeviceAuthorizationResolver resolver,
     ConnectionAuthorizations connections,
     MqttServer server,
@@ -39,6 +40,7 @@ public sealed class IdentityChangeWatcher(
                     continue;
                 }
                 position = changes[^1].Position;
+                directory.Clear();
                 await ApplyAsync(changes, stoppingToken);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)

@@ -27,13 +27,7 @@ public sealed record DeviceAuthorizationResult(DeviceAuthorization? Authorizatio
 /// the thing whose name is the client id, when that thing is attached to the certificate; thing
 /// policy variables resolve only then; and <c>iot:Connect</c> on <c>client/{clientId}</c> must be allowed.
 /// </summary>
-public sealed class DeviceAuthorizationResolver(
-    CertificateStore certificates,
-    ThingPrincipalStore principals,
-    ThingStore things,
-    ThingGroupStore groups,
-    PolicyStore policies,
-    TimeProvider time)
+public sealed class DeviceAuthorizationResolver(DeviceDirectory directory, TimeProvider time)
 {
     public async Task<DeviceAuthorizationResult> ResolveAsync(string certificateId, PolicyCertificate certificate, DateTimeOffset notBefore, DateTimeOffset notAfter, string clientId, CancellationToken cancellationToken)
     {
@@ -42,7 +36,7 @@ public sealed class DeviceAuthorizationResolver(
         {
             return Deny("the certificate is not valid at this time");
         }
-        var record = await certificates.GetAsync(certificateId, cancellationToken);
+        var record = await directory.GetCertificateAsync(certificateId, cancellationToken);
         if (record is null)
         {
             return Deny("the certificate is not registered");
@@ -51,22 +45,22 @@ public sealed class DeviceAuthorizationResolver(
         {
             return Deny($"the certificate is {record.Status}");
         }
-        if (record.CaCertificateId is { } caId && (await certificates.GetCaAsync(caId, cancellationToken))?.Status is not CertificateStatus.Active)
+        if (record.CaCertificateId is { } caId && (await directory.GetCaAsync(caId, cancellationToken))?.Status is not CertificateStatus.Active)
         {
             return Deny("the certificate's CA is not ACTIVE");
         }
 
         Thing? thing = null;
         var targets = new List<string> { "cert/" + certificateId };
-        if (ThingName.IsValid(clientId) && await principals.IsAttachedAsync(clientId, certificateId, cancellationToken))
+        if (ThingName.IsValid(clientId) && (await directory.GetThingsOfCertificateAsync(certificateId, cancellationToken)).Contains(clientId))
         {
-            thing = await things.GetAsync(clientId, cancellationToken);
+            thing = await directory.GetThingAsync(clientId, cancellationToken);
             if (thing is not null)
             {
-                targets.AddRange((await groups.GetGroupAncestryForThingAsync(thing.ThingName, cancellationToken)).Select(g => "thinggroup/" + g));
+                targets.AddRange((await directory.GetGroupAncestryAsync(thing.ThingName, cancellationToken)).Select(g => "thinggroup/" + g));
             }
         }
-        var documents = await policies.GetAttachedDocumentsAsync(targets, cancellationToken);
+        var documents = await directory.GetAttachedDocumentsAsync(targets, cancellationToken);
         var context = new PolicyContext
         {
             ClientId = clientId,

@@ -1,11 +1,12 @@
 using IoTServerless.Core.Registry;
+using IoTServerless.Core.Security.Certificates;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Azure.Functions.Worker;
 
 namespace IoTServerless.Functions.Registry;
 
 /// <summary>AWS IoT's thing operations (CreateThing, DescribeThing, UpdateThing, DeleteThing, ListThings).</summary>
-public sealed class ThingsFunctions(ThingStore things)
+public sealed class ThingsFunctions(ThingStore things, ThingPrincipalStore principals)
 {
     [Function("CreateThing")]
     public Task<IActionResult> CreateThingAsync(
@@ -52,6 +53,11 @@ public sealed class ThingsFunctions(ThingStore things)
         => RegistryHttp.RunAsync(async () =>
         {
             RegistryNames.RequireThingName(thingName);
+            if ((await principals.ListPrincipalsAsync(thingName, cancellationToken)).Count > 0)
+            {
+                // As AWS IoT: detach the certificates before deleting the thing.
+                throw RegistryException.Invalid($"Thing {thingName} is still attached to one or more principals; detach them first.");
+            }
             await things.DeleteAsync(thingName, RegistryHttp.QueryLong(request, "expectedVersion"), cancellationToken);
             return RegistryHttp.Empty();
         });

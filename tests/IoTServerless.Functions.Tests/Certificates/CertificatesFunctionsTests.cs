@@ -140,6 +140,12 @@ public sealed class CertificatesFunctionsTests(AzuriteFixture azurite) : IAsyncL
         var things = await OkJsonAsync(await _http.SendAsync(list));
         Assert.Equal(thing, Assert.Single(things.GetProperty("things").EnumerateArray()).GetString());
 
+        using (var deleteAttached = await _http.DeleteAsync($"api/things/{thing}"))
+        {
+            await AssertProblemAsync(deleteAttached, HttpStatusCode.BadRequest, "principals");
+        }
+        Assert.Equal(HttpStatusCode.OK, (await _http.GetAsync($"api/things/{thing}")).StatusCode);
+
         using var toMissingThing = new HttpRequestMessage(HttpMethod.Put, "api/things/no-such-thing-xyz/principals") { Headers = { { "x-amzn-principal", arn } } };
         Assert.Equal(HttpStatusCode.NotFound, (await _http.SendAsync(toMissingThing)).StatusCode);
         using var noPrincipal = new HttpRequestMessage(HttpMethod.Put, $"api/things/{thing}/principals");

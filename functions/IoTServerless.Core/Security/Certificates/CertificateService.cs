@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using IoTServerless.Core.Registry;
 using IoTServerless.Core.Security.Changes;
+using IoTServerless.Core.Security.Policies;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -19,6 +20,7 @@ public sealed class CertificateService(
     ICertificateAuthority authority,
     ThingStore things,
     IdentityChangeFeed changes,
+    PolicyStore policies,
     IOptions<PlatformOptions> platform,
     TimeProvider time,
     ILogger<CertificateService> logger)
@@ -153,7 +155,7 @@ public sealed class CertificateService(
         throw new CertificateException(409, "ConflictException", $"Certificate {certificateId} is being changed concurrently; retry.");
     }
 
-    /// <summary>AWS DeleteCertificate: only an INACTIVE or REVOKED certificate with no attached things.</summary>
+    /// <summary>AWS DeleteCertificate: only an INACTIVE or REVOKED certificate with no attached things or policies.</summary>
     public async Task DeleteAsync(string certificateId, CancellationToken cancellationToken)
     {
         var current = await GetAsync(certificateId, cancellationToken);
@@ -165,6 +167,11 @@ public sealed class CertificateService(
         if (attached.Count > 0)
         {
             throw CertificateException.DeleteConflict($"Certificate {certificateId} is attached to {attached.Count} thing(s); detach them first.");
+        }
+        var attachedPolicies = await policies.ListAttachedPoliciesAsync("cert/" + certificateId, cancellationToken);
+        if (attachedPolicies.Count > 0)
+        {
+            throw CertificateException.DeleteConflict($"Certificate {certificateId} has {attachedPolicies.Count} attached polic(ies); detach them first.");
         }
         if (!await store.TryDeleteAsync(certificateId, current.ETag!, cancellationToken))
         {

@@ -3,6 +3,7 @@ using System.Security.Cryptography.X509Certificates;
 using IoTServerless.Core.Registry;
 using IoTServerless.Core.Security;
 using IoTServerless.Core.Security.Changes;
+using IoTServerless.Core.Security.Policies;
 using IoTServerless.Core.Security.Certificates;
 using IoTServerless.Core.Tests.Storage;
 using IoTServerless.Testing;
@@ -25,7 +26,9 @@ public sealed class CertificateServiceTests(AzuriteFixture azurite) : IDisposabl
         var store = new CertificateStore(tables);
         var ca = new LocalCertificateAuthority(Options.Create(new CertificateAuthorityOptions { LocalDirectory = _caDirectory }));
         var service = new CertificateService(store, new ThingPrincipalStore(tables), new RegistrationCodeStore(tables), ca,
-            new ThingStore(tables), new IdentityChangeFeed(tables, TimeProvider.System), Options.Create(new PlatformOptions()), TimeProvider.System, NullLogger<CertificateService>.Instance);
+            new ThingStore(tables), new IdentityChangeFeed(tables, TimeProvider.System),
+            new PolicyStore(tables, Options.Create(new PlatformOptions()), TimeProvider.System, NullLogger<PolicyStore>.Instance),
+            Options.Create(new PlatformOptions()), TimeProvider.System, NullLogger<CertificateService>.Instance);
         return (service, store, ca);
     }
 
@@ -220,6 +223,26 @@ public sealed class CertificateServiceTests(AzuriteFixture azurite) : IDisposabl
         var ex = await Assert.ThrowsAsync<CertificateException>(() => service.DeleteAsync(record.CertificateId, CancellationToken.None));
         Assert.Equal("DeleteConflictException", ex.Code);
         Assert.NotNull(await store.GetAsync(record.CertificateId, CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task Delete_certificateWithAnAttachedPolicy_isADeleteConflict()
+    {
+        var tables = TestTables.Provider(azurite);
+        var (service, store, _) = Create();
+        var (record, _, _) = await service.CreateKeysAndCertificateAsync(false, CancellationToken.None);
+        var policies = new PolicyStore(tables, Options.Create(new PlatformOptions()), TimeProvider.System, NullLogger<PolicyStore>.Instance);
+        var policy = "p-" + Guid.NewGuid().ToString("N")[..8];
+        await policies.CreatePolicyAsync(policy, """{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iot:Connect","Resource":"*"}]}""", CancellationToken.None);
+        await policies.AttachPolicyAsync(policy, record.CertificateId, CancellationToken.None);
+
+        var ex = await Assert.ThrowsAsync<CertificateException>(() => service.DeleteAsync(record.CertificateId, CancellationToken.None));
+        Assert.Equal("DeleteConflictException", ex.Code);
+        Assert.NotNull(await store.GetAsync(record.CertificateId, CancellationToken.None));
+
+        await policies.DetachPolicyAsync(policy, record.CertificateId, CancellationToken.None);
+        await service.DeleteAsync(record.CertificateId, CancellationToken.None);
+        Assert.Null(await store.GetAsync(record.CertificateId, CancellationToken.None));
     }
 
     [Theory]

@@ -20,11 +20,7 @@ public sealed class CaCertificatesFunctions(CertificateService certificates)
         [HttpTrigger(AuthorizationLevel.Function, "post", Route = "cacertificate")] HttpRequest request, CancellationToken cancellationToken)
         => RunAsync(async () =>
         {
-            var (body, problem) = await JsonBody.ReadObjectAsync(request, cancellationToken);
-            if (problem is not null)
-            {
-                return problem;
-            }
+            var body = await JsonBody.ReadObjectAsync(request, cancellationToken);
             var ca = await certificates.RegisterCaAsync(
                 JsonBody.OptionalString(body, "caCertificate"),
                 JsonBody.OptionalString(body, "verificationCertificate"),

@@ -31,11 +31,7 @@ public sealed class CertificatesFunctions(CertificateService certificates, Certi
         [HttpTrigger(AuthorizationLevel.Function, "post", Route = "certificates")] HttpRequest request, CancellationToken cancellationToken)
         => RunAsync(async () =>
         {
-            var (body, problem) = await JsonBody.ReadObjectAsync(request, cancellationToken);
-            if (problem is not null)
-            {
-                return problem;
-            }
+            var body = await JsonBody.ReadObjectAsync(request, cancellationToken);
             var c = await certificates.CreateCertificateFromCsrAsync(JsonBody.OptionalString(body, "certificateSigningRequest"), JsonBody.QueryBool(request, "setAsActive", false), cancellationToken);
             return new OkObjectResult(new { certificateArn = certificates.Arn(c.CertificateId), certificateId = c.CertificateId, certificatePem = c.CertificatePem });
         });
@@ -45,11 +41,7 @@ public sealed class CertificatesFunctions(CertificateService certificates, Certi
         [HttpTrigger(AuthorizationLevel.Function, "post", Route = "certificate/register")] HttpRequest request, CancellationToken cancellationToken)
         => RunAsync(async () =>
         {
-            var (body, problem) = await JsonBody.ReadObjectAsync(request, cancellationToken);
-            if (problem is not null)
-            {
-                return problem;
-            }
+            var body = await JsonBody.ReadObjectAsync(request, cancellationToken);
             var c = await certificates.RegisterAsync(JsonBody.OptionalString(body, "certificatePem"), JsonBody.OptionalString(body, "caCertificatePem"), StatusOf(body), cancellationToken);
             return new OkObjectResult(new { certificateArn = certificates.Arn(c.CertificateId), certificateId = c.CertificateId });
         });
@@ -59,11 +51,7 @@ public sealed class CertificatesFunctions(CertificateService certificates, Certi
         [HttpTrigger(AuthorizationLevel.Function, "post", Route = "certificate/register-no-ca")] HttpRequest request, CancellationToken cancellationToken)
         => RunAsync(async () =>
         {
-            var (body, problem) = await JsonBody.ReadObjectAsync(request, cancellationToken);
-            if (problem is not null)
-            {
-                return problem;
-            }
+            var body = await JsonBody.ReadObjectAsync(request, cancellationToken);
             var c = await certificates.RegisterWithoutCaAsync(JsonBody.OptionalString(body, "certificatePem"), StatusOf(body), cancellationToken);
             return new OkObjectResult(new { certificateArn = certificates.Arn(c.CertificateId), certificateId = c.CertificateId });
         });

@@ -1,6 +1,5 @@
 using System.Text.Json;
 using IoTServerless.Core.Http;
-using Microsoft.AspNetCore.Mvc;
 
 namespace IoTServerless.Functions.Http;
 
@@ -9,26 +8,21 @@ internal static class JsonBody
 {
     const int MaxBytes = 64 * 1024;
 
-    /// <summary>The body as a JSON object, or the problem to return.</summary>
-    public static async Task<(JsonElement Body, IActionResult? Problem)> ReadObjectAsync(HttpRequest request, CancellationToken cancellationToken)
+    /// <summary>The body as a JSON object; throws a <see cref="Core.ControlPlaneException"/> (400/413) that says what is wrong.</summary>
+    public static async Task<JsonElement> ReadObjectAsync(HttpRequest request, CancellationToken cancellationToken)
     {
-        var bytes = await RequestBody.ReadAsync(request, MaxBytes, cancellationToken);
-        if (bytes is null)
-        {
-            return (default, Problems.PayloadTooLarge(MaxBytes));
-        }
+        var bytes = await RequestBody.ReadAsync(request, MaxBytes, cancellationToken)
+            ?? throw new PayloadTooLargeException($"The body is larger than {MaxBytes} bytes.");
         try
         {
             using var document = JsonDocument.Parse(bytes);
-            if (document.RootElement.ValueKind != JsonValueKind.Object)
-            {
-                return (default, Problems.BadRequest("Invalid request body.", "The body must be a JSON object."));
-            }
-            return (document.RootElement.Clone(), null);
+            return document.RootElement.ValueKind == JsonValueKind.Object
+                ? document.RootElement.Clone()
+                : throw new InvalidRequestException("The body must be a JSON object.");
         }
         catch (JsonException ex)
         {
-            return (default, Problems.BadRequest("Invalid request body.", $"The body is not valid JSON (line {ex.LineNumber + 1}, position {ex.BytePositionInLine + 1}): {ex.Message}"));
+            throw new InvalidRequestException($"The body is not valid JSON (line {ex.LineNumber + 1}, position {ex.BytePositionInLine + 1}): {ex.Message}");
         }
     }
 

@@ -47,3 +47,6 @@ internal static class Problems
 
 /// <summary>A malformed request value (a field of the wrong type, a bad query value): 400 InvalidRequestException.</summary>
 internal sealed class InvalidRequestException(string message) : ControlPlaneException(StatusCodes.Status400BadRequest, "InvalidRequestException", message);
+
+/// <summary>A request body over the limit: 413.</summary>
+internal sealed class PayloadTooLargeException(string message) : ControlPlaneException(StatusCodes.Status413PayloadTooLarge, "PayloadTooLargeException", message);

@@ -13,6 +13,10 @@ internal static class JsonBody
     {
         var bytes = await RequestBody.ReadAsync(request, MaxBytes, cancellationToken)
             ?? throw new PayloadTooLargeException($"The body is larger than {MaxBytes} bytes.");
+        if (bytes.Length == 0)
+        {
+            throw new InvalidRequestException("The request body is empty; a JSON object is required.");
+        }
         try
         {
             using var document = JsonDocument.Parse(bytes);

@@ -1,5 +1,5 @@
 using System.Text.Json;
-using IoTServerless.Core.Http;
+using IoTServerless.Core;
 using IoTServerless.Core.Security.Policies;
 using IoTServerless.Functions.Http;
 using Microsoft.AspNetCore.Mvc;
@@ -9,32 +9,16 @@ namespace IoTServerless.Functions.Policies;
 /// <summary>Reading policy API bodies and turning <see cref="PolicyException"/>s into problem details.</summary>
 internal static class PolicyRequests
 {
-    public const int MaxBodyBytes = 64 * 1024;
-
-    /// <summary>The body as a JSON object, or the problem to answer.</summary>
+    /// <summary>The body as a JSON object (read by <see cref="JsonBody"/>), or the problem to answer.</summary>
     public static async Task<(JsonElement Body, IActionResult? Problem)> ReadObjectAsync(HttpRequest request, CancellationToken cancellationToken)
     {
-        var bytes = await RequestBody.ReadAsync(request, MaxBodyBytes, cancellationToken);
-        if (bytes is null)
-        {
-            return (default, Problems.PayloadTooLarge(MaxBodyBytes));
-        }
-        if (bytes.Length == 0)
-        {
-            return (default, Problems.BadRequest("Invalid request body.", "The request body is empty; a JSON object is required."));
-        }
         try
         {
-            using var doc = JsonDocument.Parse(bytes);
-            if (doc.RootElement.ValueKind != JsonValueKind.Object)
-            {
-                return (default, Problems.BadRequest("Invalid request body.", "The request body must be a JSON object."));
-            }
-            return (doc.RootElement.Clone(), null);
+            return (await JsonBody.ReadObjectAsync(request, cancellationToken), null);
         }
-        catch (JsonException ex)
+        catch (ControlPlaneException ex)
         {
-            return (default, Problems.BadRequest("Invalid request body.", $"The request body is not valid JSON (line {(ex.LineNumber ?? 0) + 1}, column {(ex.BytePositionInLine ?? 0) + 1})."));
+            return (default, Problems.From(ex));
         }
     }
 

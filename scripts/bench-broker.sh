@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Broker benchmark with the neutral load generator in ../shared/bench: our broker with its event
 # sink on (forwarding every message to the real function app on Azurite), the same broker with the
-# sink off, and mosquitto, alternating runs (A B C A B C ...), a fresh broker process per run.
+# sink off, and mosquitto, alternating runs in counterbalanced order (A B C C B A ...), a fresh broker
+# process per run.
 # Prints medians and ratios against mosquitto measured in the same run.
 # usage: scripts/bench-broker.sh [RUNS=3] [CASES...]
 #   cases: fanin-q0-e2e fanin-q1-e2e fanin-q1-e2e-w1 latency conns-tls (default: all)
@@ -93,7 +94,10 @@ args_of() {
 
 for c in "${CASES[@]}"; do
   for r in $(seq "$RUNS"); do
-    for t in "${TARGETS[@]}"; do
+    # Counterbalanced order (A B C, C B A, ...): the run right after another broker's shutdown is
+    # measurably slower here, so a fixed order would bias every ratio against the later targets.
+    order=("${TARGETS[@]}"); [ $((r % 2)) -eq 0 ] && for ((i=${#TARGETS[@]}-1, j=0; i>=0; i--, j++)); do order[j]=${TARGETS[i]}; done
+    for t in "${order[@]}"; do
       pid=$(start_target "$t") || continue
       wait_idle "$pid"
       log="$LOCAL/logs/bench-$c-$t-$r.log"
@@ -108,7 +112,7 @@ for c in "${CASES[@]}"; do
         echo "   run failed, see $log" >&2
         echo "{\"label\":\"$t\",\"case\":\"$c\",\"run\":$r,\"failed\":true}" >> "$OUT"
       fi
-      stop_pid "$pid"
+      stop_pid "$pid"; sleep 2 # let the port and the CPU settle before the next target
     done
   done
 done

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
+using System.Text.Json;
 using IoTServerless.Broker.Mqtt;
 using IoTServerless.Core.Http;
 using IoTServerless.Core.Topics;
@@ -16,12 +17,16 @@ namespace IoTServerless.Broker.Api;
 /// </summary>
 public static class InternalApi
 {
-    const int MaxPayloadBytes = 128 * 1024;
+    const int MaxPayloadBytes = OutboundMessage.MaxPayloadBytes;
+
+    /// <summary>A full batch of maximal payloads as base64 JSON, with room for topics.</summary>
+    const int MaxBatchBodyBytes = OutboundMessage.MaxBatchCount * (MaxPayloadBytes * 4 / 3 + 1024);
 
     public static IEndpointRouteBuilder MapInternalApi(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/internal/v1").AddEndpointFilter(RequireKeyAsync);
         group.MapPost("/publish", PublishAsync);
+        group.MapPost("/publish-batch", PublishBatchAsync);
         group.MapPost("/clients/{clientId}/disconnect", DisconnectAsync);
         group.MapGet("/clients", ListClientsAsync);
         return app;
@@ -53,14 +58,63 @@ public static class InternalApi
         {
             return Results.Problem(statusCode: StatusCodes.Status413PayloadTooLarge, title: "Payload too large.", detail: $"The payload limit is {MaxPayloadBytes} bytes.");
         }
-        var message = new MqttApplicationMessageBuilder()
-            .WithTopic(topic)
-            .WithPayload(payload)
-            .WithQualityOfServiceLevel(qos is 0 ? MqttQualityOfServiceLevel.AtMostOnce : MqttQualityOfServiceLevel.AtLeastOnce)
-            .WithRetainFlag(retain ?? false)
-            .Build();
-        await server.InjectApplicationMessage(new InjectedMqttApplicationMessage(message), cancellationToken);
+        await InjectAsync(server, new OutboundMessage(topic!, payload, qos ?? 1, retain ?? false), cancellationToken);
         return Results.Accepted();
+    }
+
+    /// <summary>Publishes a batch in order; nothing is published unless every message is valid.</summary>
+    static async Task<IResult> PublishBatchAsync(HttpRequest request, MqttServer server, CancellationToken cancellationToken)
+    {
+        var body = await RequestBody.ReadAsync(request, MaxBatchBodyBytes, cancellationToken);
+        if (body is null)
+        {
+            return Results.Problem(statusCode: StatusCodes.Status413PayloadTooLarge, title: "Batch too large.");
+        }
+        OutboundBatch? batch;
+        try
+        {
+            batch = JsonSerializer.Deserialize(body, BrokerApiJsonContext.Default.OutboundBatch);
+        }
+        catch (JsonException ex)
+        {
+            return Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Invalid batch.", detail: ex.Message);
+        }
+        if (batch?.Messages is not { } messages || messages.Count > OutboundMessage.MaxBatchCount)
+        {
+            return Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Invalid batch.", detail: $"messages must be an array of at most {OutboundMessage.MaxBatchCount}.");
+        }
+        for (var i = 0; i < messages.Count; i++)
+        {
+            var m = messages[i];
+            if (m is null)
+            {
+                return Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Invalid message.", detail: $"messages[{i}] is null.");
+            }
+            if (!MqttTopic.IsValidTopicName(m.Topic, out var error))
+            {
+                return Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Invalid topic.", detail: $"messages[{i}].topic: {error}");
+            }
+            if (m.Qos is < 0 or > 1 || m.Payload.Length > MaxPayloadBytes)
+            {
+                return Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Invalid message.", detail: $"messages[{i}]: qos must be 0 or 1 and the payload at most {MaxPayloadBytes} bytes.");
+            }
+        }
+        foreach (var m in messages)
+        {
+            await InjectAsync(server, m, cancellationToken);
+        }
+        return Results.Accepted();
+    }
+
+    static Task InjectAsync(MqttServer server, OutboundMessage outbound, CancellationToken cancellationToken)
+    {
+        var message = new MqttApplicationMessageBuilder()
+            .WithTopic(outbound.Topic)
+            .WithPayload(outbound.Payload.ToArray())
+            .WithQualityOfServiceLevel(outbound.Qos == 0 ? MqttQualityOfServiceLevel.AtMostOnce : MqttQualityOfServiceLevel.AtLeastOnce)
+            .WithRetainFlag(outbound.Retain)
+            .Build();
+        return server.InjectApplicationMessage(new InjectedMqttApplicationMessage(message), cancellationToken);
     }
 
     static async Task<IResult> DisconnectAsync(string clientId, MqttServer server, MqttEventHandlers handlers)

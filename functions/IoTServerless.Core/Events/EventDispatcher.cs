@@ -4,8 +4,9 @@ using IoTServerless.Core.Topics;
 namespace IoTServerless.Core.Events;
 
 /// <summary>
-/// Applies parsed events: skips ids already processed, routes each message of a batch to the handlers
-/// whose topic filter matches, and records the event id once every handler has succeeded.
+/// Applies parsed events: skips ids already processed, gives each handler the messages of a batch
+/// its topic filter matches (in order, in one call), and records the event id once every handler has
+/// succeeded.
 /// </summary>
 public sealed class EventDispatcher(IEnumerable<IMessageHandler> handlers, IProcessedEventStore processed, ILogger<EventDispatcher> logger)
 {
@@ -29,14 +30,12 @@ public sealed class EventDispatcher(IEnumerable<IMessageHandler> handlers, IProc
                 duplicates++;
                 continue;
             }
-            foreach (var message in parsed.Batch.Messages)
+            foreach (var handler in _handlers)
             {
-                foreach (var handler in _handlers)
+                var matching = parsed.Batch.Messages.Where(m => MqttTopic.Matches(handler.TopicFilter, m.Topic)).ToList();
+                if (matching.Count > 0)
                 {
-                    if (MqttTopic.Matches(handler.TopicFilter, message.Topic))
-                    {
-                        await handler.HandleAsync(message, cancellationToken);
-                    }
+                    await handler.HandleAsync(matching, cancellationToken);
                 }
             }
             await processed.MarkProcessedAsync(id, cancellationToken);

@@ -13,7 +13,16 @@ public sealed class PresenceHandler(ThingStore things, ILogger<PresenceHandler> 
 {
     public string TopicFilter => ReservedTopics.PresenceFilter;
 
-    public async Task HandleAsync(BrokerMessage message, CancellationToken cancellationToken)
+    public async Task HandleAsync(IReadOnlyList<BrokerMessage> messages, CancellationToken cancellationToken)
+    {
+        // In order: a connect and the disconnect after it for one client may share a batch.
+        foreach (var message in messages)
+        {
+            await HandleAsync(message, cancellationToken);
+        }
+    }
+
+    async Task HandleAsync(BrokerMessage message, CancellationToken cancellationToken)
     {
         if (message.ClientId is not null)
         {

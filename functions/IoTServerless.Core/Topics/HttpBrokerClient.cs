@@ -1,5 +1,8 @@
 using System.Net;
 using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+using System.Text.Json.Serialization;
 using Microsoft.Extensions.Options;
 
 namespace IoTServerless.Core.Topics;
@@ -14,6 +17,18 @@ public sealed class HttpBrokerClient(HttpClient http, IOptions<BrokerApiOptions>
         request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
         using var response = await http.SendAsync(request, cancellationToken);
         await EnsureSuccessAsync(response, cancellationToken);
+    }
+
+    public async Task PublishBatchAsync(IReadOnlyList<OutboundMessage> messages, CancellationToken cancellationToken)
+    {
+        for (var start = 0; start < messages.Count; start += OutboundMessage.MaxBatchCount)
+        {
+            var chunk = messages.Skip(start).Take(OutboundMessage.MaxBatchCount).ToList();
+            using var request = NewRequest(HttpMethod.Post, "internal/v1/publish-batch");
+            request.Content = JsonContent.Create(new OutboundBatch(chunk), BrokerApiJsonContext.Default.OutboundBatch);
+            using var response = await http.SendAsync(request, cancellationToken);
+            await EnsureSuccessAsync(response, cancellationToken);
+        }
     }
 
     public async Task<bool> DisconnectAsync(string clientId, CancellationToken cancellationToken)
@@ -52,3 +67,8 @@ public sealed class BrokerApiException(HttpStatusCode statusCode, string body)
 {
     public HttpStatusCode StatusCode { get; } = statusCode;
 }
+
+/// <summary>The internal API's JSON (payloads as base64).</summary>
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web)]
+[JsonSerializable(typeof(OutboundBatch))]
+public sealed partial class BrokerApiJsonContext : JsonSerializerContext;

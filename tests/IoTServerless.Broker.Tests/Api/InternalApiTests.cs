@@ -1,4 +1,8 @@
+using System.Globalization;
 using System.Net;
+using System.Text;
+using IoTServerless.Core.Topics;
+using Microsoft.Extensions.Options;
 using System.Text.Json;
 using IoTServerless.Testing;
 using MQTTnet;
@@ -63,6 +67,50 @@ public sealed class InternalApiTests : BrokerTestBase
         using var response = await _http.PostAsync($"internal/v1/publish?topic={topic}", new ByteArrayContent([1]));
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+    }
+
+    [Fact]
+    public async Task PublishBatch_throughTheFunctionsClient_reachesSubscribersInOrder()
+    {
+        using var pump = await TestMqtt.ConnectAsync("pump-002", Broker.MqttPort, Pki.Device("pump-002"), Pki.Ca);
+        var received = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        pump.ApplicationMessageReceivedAsync += e =>
+        {
+            received.Enqueue($"{e.ApplicationMessage.Topic}={e.ApplicationMessage.ConvertPayloadToString()}");
+            return Task.CompletedTask;
+        };
+        await pump.SubscribeAsync("batch/#", MqttQualityOfServiceLevel.AtLeastOnce);
+        var client = new HttpBrokerClient(_http, Options.Create(new BrokerApiOptions { BaseUrl = Broker.ApiUrl, Key = TestBroker.ApiKey }));
+        var messages = Enumerable.Range(0, 120).Select(i => new OutboundMessage($"batch/{i % 3}", Encoding.UTF8.GetBytes(i.ToString(CultureInfo.InvariantCulture)), Qos: 1)).ToList();
+
+        await client.PublishBatchAsync(messages, CancellationToken.None);
+
+        Assert.True(await Eventually.TrueAsync(() => Task.FromResult(received.Count >= 120), TimeSpan.FromSeconds(10)));
+        Assert.Equal(messages.Select(m => $"{m.Topic}={Encoding.UTF8.GetString(m.Payload.Span)}"), received);
+    }
+
+    [Fact]
+    public async Task PublishBatch_withOneInvalidTopic_is400AndPublishesNothing()
+    {
+        using var pump = await TestMqtt.ConnectAsync("pump-003", Broker.MqttPort, Pki.Device("pump-003"), Pki.Ca);
+        var received = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        pump.ApplicationMessageReceivedAsync += e =>
+        {
+            received.Enqueue(e.ApplicationMessage.Topic);
+            return Task.CompletedTask;
+        };
+        await pump.SubscribeAsync("batch2/#", MqttQualityOfServiceLevel.AtLeastOnce);
+        var client = new HttpBrokerClient(_http, Options.Create(new BrokerApiOptions { BaseUrl = Broker.ApiUrl, Key = TestBroker.ApiKey }));
+
+        var error = await Assert.ThrowsAsync<BrokerApiException>(() => client.PublishBatchAsync(
+            [new OutboundMessage("batch2/ok", new byte[] { 1 }), new OutboundMessage("batch2/+", new byte[] { 2 })], CancellationToken.None));
+
+        Assert.Equal(HttpStatusCode.BadRequest, error.StatusCode);
+        Assert.Contains("messages[1].topic", error.Message, StringComparison.Ordinal);
+        // The valid message before it was not published either.
+        await client.PublishAsync("batch2/marker", new byte[] { 3 }, 1, false, CancellationToken.None);
+        Assert.True(await Eventually.TrueAsync(() => Task.FromResult(received.Contains("batch2/marker")), TimeSpan.FromSeconds(10)));
+        Assert.Equal(["batch2/marker"], received);
     }
 
     [Fact]

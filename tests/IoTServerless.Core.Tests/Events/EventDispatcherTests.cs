@@ -45,9 +45,15 @@ public sealed class EventDispatcherTests(AzuriteFixture azurite)
 
         public int FailuresLeft { get; set; }
 
-        public Task HandleAsync(BrokerMessage message, CancellationToken cancellationToken)
+        public int Calls { get; private set; }
+
+        public Task HandleAsync(IReadOnlyList<BrokerMessage> messages, CancellationToken cancellationToken)
         {
-            Received.Enqueue(message);
+            Calls++;
+            foreach (var message in messages)
+            {
+                Received.Enqueue(message);
+            }
             if (FailuresLeft > 0)
             {
                 FailuresLeft--;
@@ -83,6 +89,8 @@ public sealed class EventDispatcherTests(AzuriteFixture azurite)
         // '#' sees every non-'$' topic, in order, and never the reserved ones.
         Assert.Equal(["farm/pump-1/telemetry", "farm/pump-1/status", "farm/pump-2/telemetry"], all.Topics);
         Assert.Same(messages[1], telemetry.Received.First());
+        // One call per handler and event: a handler sees the whole batch it matches at once.
+        Assert.Equal([1, 1, 1], new[] { presence.Calls, telemetry.Calls, all.Calls });
     }
 
     [Fact]

@@ -49,7 +49,7 @@ public sealed class PresenceHandlerTests(AzuriteFixture azurite)
         Timestamp = 1,
     };
 
-    Task HandleAsync(BrokerMessage message) => Handler().HandleAsync(message, CancellationToken.None);
+    Task HandleAsync(BrokerMessage message) => Handler().HandleAsync([message], CancellationToken.None);
 
     /// <summary>Whether any entity exists under the key (GetAsync answers null for names that are not thing names).</summary>
     async Task<bool> StoredAsync(string key)

@@ -2,6 +2,7 @@ using IoTServerless.Core.Events;
 using IoTServerless.Core.Registry;
 using IoTServerless.Core.Security.Certificates;
 using IoTServerless.Core.Security.Policies;
+using IoTServerless.Core.Shadows;
 using IoTServerless.Core.Storage;
 using IoTServerless.Core.Topics;
 using Microsoft.Extensions.DependencyInjection;
@@ -30,6 +31,7 @@ public static class CoreServiceCollectionExtensions
 
         services.AddRegistry();
         services.AddPolicies();
+        services.AddShadows(builder.Configuration);
         return builder;
     }
 }

@@ -4,4 +4,5 @@ public static class TableNames
 {
     public const string Things = "Things";
     public const string ProcessedEvents = "ProcessedEvents";
+    public const string Shadows = "Shadows";
 }

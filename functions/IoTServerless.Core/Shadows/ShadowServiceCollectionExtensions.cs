@@ -1,0 +1,22 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+
+namespace IoTServerless.Core.Shadows;
+
+public static class ShadowServiceCollectionExtensions
+{
+    /// <summary>Device shadows: <see cref="ShadowStore"/> and <see cref="ShadowService"/>, limits from the <c>Shadows</c> section. Needs a <see cref="Storage.TableClientProvider"/>.</summary>
+    public static IServiceCollection AddShadows(this IServiceCollection services, IConfiguration? configuration = null)
+    {
+        var options = services.AddOptions<ShadowOptions>();
+        if (configuration is not null)
+        {
+            options.Bind(configuration.GetSection(ShadowOptions.SectionName));
+        }
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddSingleton<ShadowStore>();
+        services.AddSingleton<ShadowService>();
+        return services;
+    }
+}

@@ -1,3 +1,4 @@
+using IoTServerless.Core.Shadows;
 using IoTServerless.Core.Topics;
 using Microsoft.Extensions.Options;
 
@@ -9,7 +10,8 @@ namespace IoTServerless.Broker.Sinks;
 /// </summary>
 public sealed class ForwardingIndex(IOptions<BrokerOptions> options)
 {
-    static readonly string[] PlatformPrefixes = ["$aws/things/", "$aws/rules/", "$aws/certificates/", "$aws/provisioning-templates/"];
+    const string ThingsPrefix = "$aws/things/";
+    static readonly string[] PlatformPrefixes = [ThingsPrefix, "$aws/rules/", "$aws/certificates/", "$aws/provisioning-templates/"];
 
     volatile string[] _filters = [.. options.Value.Events.ForwardTopicFilters.Where(MqttTopic.IsValidFilter)];
 
@@ -21,7 +23,9 @@ public sealed class ForwardingIndex(IOptions<BrokerOptions> options)
             {
                 if (topic.StartsWith(prefix, StringComparison.Ordinal))
                 {
-                    return true;
+                    // Of a shadow's topics only the requests come from devices; the answers and
+                    // notifications (…/accepted, …/delta, …/documents) are the platform's alone.
+                    return !IsShadowTopic(topic) || ShadowTopic.TryParse(topic, out _);
                 }
             }
             return false;
@@ -34,6 +38,12 @@ public sealed class ForwardingIndex(IOptions<BrokerOptions> options)
             }
         }
         return false;
+    }
+
+    static bool IsShadowTopic(string topic)
+    {
+        var afterThing = topic.IndexOf('/', ThingsPrefix.Length);
+        return afterThing > 0 && topic.AsSpan(afterThing).StartsWith("/shadow", StringComparison.Ordinal);
     }
 
     /// <summary>Replaces the forwarded filters (rule changes).</summary>

@@ -132,4 +132,23 @@ public sealed class EventPipelineTests : BrokerTestBase
         Assert.DoesNotContain(_sink.Messages, m => m.Topic.EndsWith("/pump-009", StringComparison.Ordinal));
         client.Dispose();
     }
+
+    [Theory]
+    [InlineData("$aws/things/pump-010/shadow/update/accepted")]
+    [InlineData("$aws/things/pump-010/shadow/update/delta")]
+    [InlineData("$aws/things/pump-010/shadow/name/irrigation/update/documents")]
+    [InlineData("$aws/things/pump-010/shadow/bogus")]
+    public async Task DevicePublishingAShadowAnswerOrNotification_isRefused(string topic)
+    {
+        var client = new MqttClientFactory().CreateMqttClient();
+        await client.ConnectAsync(TestMqtt.Options("forger-2", Broker.MqttPort, Pki.Device("forger-2"), Pki.Ca, MQTTnet.Formatter.MqttProtocolVersion.V500));
+        var refused = await client.PublishStringAsync(topic, "{\"state\":{}}", MqttQualityOfServiceLevel.AtLeastOnce);
+        var request = await client.PublishStringAsync("$aws/things/pump-010/shadow/name/irrigation/update", "{\"state\":{}}", MqttQualityOfServiceLevel.AtLeastOnce);
+
+        Assert.Equal(MqttClientPublishReasonCode.NotAuthorized, refused.ReasonCode);
+        Assert.True(request.IsSuccess, request.ReasonCode.ToString());
+        Assert.True(await Eventually.TrueAsync(() => Task.FromResult(_sink.Messages.Any(m => m.Topic == "$aws/things/pump-010/shadow/name/irrigation/update")), TimeSpan.FromSeconds(10)));
+        Assert.DoesNotContain(_sink.Messages, m => m.Topic == topic);
+        client.Dispose();
+    }
 }

@@ -17,6 +17,10 @@ public static class CommandDispatcher
               Registers the farm through the platform API (key in $FUNCTION_KEY): least-privilege policies,
               one thing per device (sensors carry their pump), each certificate ACTIVE and attached, and a
               read-only farm-monitor identity (certificate from CreateKeysAndCertificate, saved in DIR/devices).
+          FarmSimulator shadow-load --host 127.0.0.1 --port 8883 --certs DIR [--things 1000] [--rate 200] [--duration 20] [--warmup 5]
+              The shadow benchmark (scripts/bench-shadow.sh runs it): things soil-001.. each on its own TLS
+              connection; shadow update -> update/accepted round trip at a steady rate and closed-loop
+              updates per second, each next to the broker-only echo baseline of the same run.
         """;
 
     public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error, CancellationToken cancellationToken)
@@ -37,6 +41,8 @@ public static class CommandDispatcher
                     return await RunCommand.Parse(args[1..]).ExecuteAsync(output, cancellationToken);
                 case "provision":
                     return await ProvisionCommand.Parse(args[1..]).ExecuteAsync(output, cancellationToken);
+                case "shadow-load":
+                    return await ShadowLoadCommand.Parse(args[1..]).ExecuteAsync(output, cancellationToken);
                 default:
                     throw new CommandLineException($"Unknown command '{args[0]}'.");
             }

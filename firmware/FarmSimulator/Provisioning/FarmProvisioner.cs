@@ -11,8 +11,9 @@ namespace FarmSimulator.Provisioning;
 /// <summary>
 /// Registers the farm with the platform through its HTTP API, as an operator would with AWS IoT:
 /// the policies, one thing per device (sensors carry the <c>pump</c> they are watered by), each
-/// device's certificate (registered ACTIVE), attached to its thing and its policy. A read-only
-/// monitor identity is created with CreateKeysAndCertificate. Everything is idempotent.
+/// device's certificate (registered ACTIVE), attached to its thing and its policies (a pump's to
+/// <see cref="FarmPolicies.Pump"/> and <see cref="FarmPolicies.PumpShadow"/>). A read-only monitor
+/// identity is created with CreateKeysAndCertificate. Everything is idempotent.
 /// </summary>
 public sealed class FarmProvisioner(HttpClient http, TextWriter output)
 {
@@ -20,6 +21,7 @@ public sealed class FarmProvisioner(HttpClient http, TextWriter output)
     {
         await EnsurePolicyAsync(FarmPolicies.Sensor, FarmPolicies.SensorDocument(farm), cancellationToken);
         await EnsurePolicyAsync(FarmPolicies.Pump, FarmPolicies.PumpDocument(farm), cancellationToken);
+        await EnsurePolicyAsync(FarmPolicies.PumpShadow, FarmPolicies.PumpShadowDocument(), cancellationToken);
         await EnsurePolicyAsync(FarmPolicies.Monitor, FarmPolicies.MonitorDocument(farm), cancellationToken);
 
         var devices = Path.Combine(certificatesDirectory, DevPki.DevicesFolder);
@@ -33,27 +35,27 @@ public sealed class FarmProvisioner(HttpClient http, TextWriter output)
             {
                 attributes["pump"] = pump;
             }
-            await ProvisionDeviceAsync(thing, attributes, Path.Combine(devices, thing + ".crt"), FarmPolicies.Sensor, cancellationToken);
+            await ProvisionDeviceAsync(thing, attributes, Path.Combine(devices, thing + ".crt"), [FarmPolicies.Sensor], cancellationToken);
             count++;
         }
         for (var i = 1; i <= pumps; i++)
         {
             var thing = FarmNaming.PumpName(i);
-            await ProvisionDeviceAsync(thing, new Dictionary<string, string> { ["farm"] = farm, ["kind"] = "irrigation-pump" }, Path.Combine(devices, thing + ".crt"), FarmPolicies.Pump, cancellationToken);
+            await ProvisionDeviceAsync(thing, new Dictionary<string, string> { ["farm"] = farm, ["kind"] = "irrigation-pump" }, Path.Combine(devices, thing + ".crt"), [FarmPolicies.Pump, FarmPolicies.PumpShadow], cancellationToken);
             count++;
         }
         await ProvisionMonitorAsync(devices, farm, cancellationToken);
-        output.WriteLine($"provisioned {count} devices and {FarmPolicies.MonitorThing} (policies {FarmPolicies.Sensor}, {FarmPolicies.Pump}, {FarmPolicies.Monitor})");
+        output.WriteLine($"provisioned {count} devices and {FarmPolicies.MonitorThing} (policies {FarmPolicies.Sensor}, {FarmPolicies.Pump}, {FarmPolicies.PumpShadow}, {FarmPolicies.Monitor})");
         return count;
     }
 
-    async Task ProvisionDeviceAsync(string thing, Dictionary<string, string> attributes, string certificatePath, string policy, CancellationToken cancellationToken)
+    async Task ProvisionDeviceAsync(string thing, Dictionary<string, string> attributes, string certificatePath, string[] policies, CancellationToken cancellationToken)
     {
         await EnsureThingAsync(thing, attributes, cancellationToken);
         using var certificate = X509Certificate2.CreateFromPem(File.ReadAllText(certificatePath));
         var certificateId = Convert.ToHexStringLower(SHA256.HashData(certificate.RawData));
         await SendAsync(HttpMethod.Post, "api/certificate/register-no-ca", new { certificatePem = certificate.ExportCertificatePem(), status = "ACTIVE" }, cancellationToken, allowConflict: true);
-        await AttachAsync(thing, certificateId, policy, cancellationToken);
+        await AttachAsync(thing, certificateId, policies, cancellationToken);
     }
 
     async Task ProvisionMonitorAsync(string devices, string farm, CancellationToken cancellationToken)
@@ -86,10 +88,10 @@ public sealed class FarmProvisioner(HttpClient http, TextWriter output)
                 await writer.WriteAsync(created.GetProperty("keyPair").GetProperty("PrivateKey").GetString());
             }
         }
-        await AttachAsync(thing, certificateId, FarmPolicies.Monitor, cancellationToken);
+        await AttachAsync(thing, certificateId, [FarmPolicies.Monitor], cancellationToken);
     }
 
-    async Task AttachAsync(string thing, string certificateId, string policy, CancellationToken cancellationToken)
+    async Task AttachAsync(string thing, string certificateId, string[] policies, CancellationToken cancellationToken)
     {
         using var attach = new HttpRequestMessage(HttpMethod.Put, $"api/things/{thing}/principals");
         attach.Headers.Add("x-amzn-principal", certificateId);
@@ -97,7 +99,10 @@ public sealed class FarmProvisioner(HttpClient http, TextWriter output)
         {
             await EnsureAsync(response, attach.RequestUri!, allowConflict: false, cancellationToken);
         }
-        (await SendAsync(HttpMethod.Put, $"api/target-policies/{policy}", new { target = certificateId }, cancellationToken)).Dispose();
+        foreach (var policy in policies)
+        {
+            (await SendAsync(HttpMethod.Put, $"api/target-policies/{policy}", new { target = certificateId }, cancellationToken)).Dispose();
+        }
     }
 
     async Task EnsurePolicyAsync(string name, string document, CancellationToken cancellationToken)

@@ -163,8 +163,14 @@ public sealed class ShadowService
         using var gate = await _writeGates.EnterAsync(thingName, shadowName, cancellationToken);
         for (var attempt = 1; ; attempt++)
         {
-            var stored = await _store.GetAsync(thingName, shadowName, cancellationToken);
+            var stored = await _store.GetForWriteAsync(thingName, shadowName, cancellationToken);
             var outcome = decide(stored.Document, Now());
+            if (outcome.Updated is null && stored.Remembered)
+            {
+                // A refusal (a version conflict, a missing shadow) is only decided on what the table holds now.
+                stored = await _store.GetAsync(thingName, shadowName, cancellationToken);
+                outcome = decide(stored.Document, Now());
+            }
             if (outcome.Updated is null
                 || await _store.TryWriteAsync(thingName, shadowName, outcome.Updated, stored.ETag, cancellationToken))
             {

@@ -1,3 +1,5 @@
+using IoTServerless.Core.Events;
+using IoTServerless.Core.Topics;
 using IoTServerless.Core.Shadows;
 using IoTServerless.Core.Storage;
 using Microsoft.Extensions.Configuration;
@@ -17,6 +19,8 @@ public sealed class ShadowServiceCollectionExtensionsTests
         var services = new ServiceCollection().AddLogging();
         services.AddSingleton(Options.Create(new TableStorageOptions { ConnectionString = "UseDevelopmentStorage=true" }));
         services.AddSingleton<TableClientProvider>();
+        services.AddOptions<BrokerApiOptions>();
+        services.AddHttpClient<IBrokerClient, HttpBrokerClient>();
 
         services.AddShadows(configuration);
         using var provider = services.BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true, ValidateScopes = true });
@@ -27,6 +31,8 @@ public sealed class ShadowServiceCollectionExtensionsTests
         Assert.Equal(3, options.MaxInFlightPerThing);
         Assert.Equal(16384, options.MaxStateBytes);
         Assert.Equal(8192, options.MaxRequestBytes);
+        // Devices' shadow requests reach the shadow service through the event dispatcher.
+        Assert.Contains(provider.GetServices<IMessageHandler>(), h => h is ShadowRequestHandler && h.TopicFilter == "$aws/things/+/shadow/#");
     }
 
     [Fact]

@@ -57,6 +57,30 @@ public sealed class ShadowServiceTests(AzuriteFixture azurite)
     }
 
     [Fact]
+    public async Task UpdateAsync_afterAnotherInstanceWrote_startsFromTheStoredShadowNotItsOwnLastWrite()
+    {
+        // Two function instances: each remembers its last write; the table decides.
+        var tables = TestTables.Provider(azurite);
+        var a = NewService(tables);
+        var b = NewService(tables);
+        var thing = NewThing();
+        Task<ShadowResult> On(ShadowService service, string json) => service.UpdateAsync(thing, null, Utf8(json), CancellationToken.None);
+        await AssertAcceptedAsync(On(a, """{"state":{"reported":{"a":1}}}"""));
+        await AssertAcceptedAsync(On(b, """{"state":{"reported":{"b":2}}}"""));
+
+        // a remembers version 1; the table holds version 2.
+        var versioned = await On(a, """{"state":{"reported":{"c":3}},"version":2}""");
+        var stale = await On(a, """{"state":{"reported":{"d":4}},"version":2}""");
+        await AssertAcceptedAsync(On(a, """{"state":{"reported":{"e":5}}}"""));
+
+        Assert.True(versioned.Accepted, Encoding.UTF8.GetString(versioned.Payload));
+        Assert.Equal(409, stale.StatusCode);
+        var document = await GetAcceptedAsync(thing);
+        Equal("""{"a":1,"b":2,"c":3,"e":5}""", document["state"]!["reported"]);
+        Assert.Equal(4, (int)document["version"]!);
+    }
+
+    [Fact]
     public async Task GetAsync_missingClassicShadow_is404NamingTheThingAndEchoesClientToken()
     {
         var thing = NewThing();

@@ -171,6 +171,10 @@ public sealed class ShadowLoad(ShadowLoadOptions options, Action<string> log) : 
         {
             // No answer in time, or no PUBACK in time (the broker holds a QoS 1 PUBACK while its event sink is behind).
             device.Pending.TryRemove(token, out _);
+            if (cancellationToken.IsCancellationRequested)
+            {
+                return null; // the phase ended: MQTTnet reports a cancelled PUBACK wait as a timeout
+            }
             if (Interlocked.Increment(ref _timedOut) <= 3)
             {
                 log($"no answer: {ex.GetType().Name}: {ex.Message}");

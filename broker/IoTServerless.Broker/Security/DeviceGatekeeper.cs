@@ -1,5 +1,6 @@
 using System.Security.Cryptography.X509Certificates;
 using IoTServerless.Core.Security;
+using IoTServerless.Core.Shadows;
 using IoTServerless.Core.Security.Policies;
 using Microsoft.Extensions.Options;
 
@@ -44,8 +45,35 @@ public sealed class DeviceGatekeeper(IOptions<BrokerOptions> options, Connection
 
     public bool MayPublish(string clientId, string topic, bool retain)
         => !Enabled || (connections.TryGet(clientId, out var a)
-            && a.Policies.Authorize(PolicyAction.Publish, "topic", topic).IsAllowed
+            && (a.Policies.Authorize(PolicyAction.Publish, "topic", topic).IsAllowed || MayRequestShadow(a, topic))
             && (!retain || a.Policies.Authorize(PolicyAction.RetainPublish, "topic", topic).IsAllowed));
+
+    /// <summary>
+    /// A shadow request (<c>…/shadow[/name/{shadow}]/get|update|delete</c>) is also allowed by the
+    /// policy model's shadow action on the shadow (<c>iot:GetThingShadow</c>, <c>iot:UpdateThingShadow</c>,
+    /// <c>iot:DeleteThingShadow</c> on <c>thing/{thing}</c>, or <c>thing/{thing}/{shadow}</c> for a named
+    /// shadow), besides <c>iot:Publish</c> on its topic as AWS IoT Core requires; an explicit Deny of
+    /// either still refuses it.
+    /// </summary>
+    static bool MayRequestShadow(DeviceAuthorization a, string topic)
+    {
+        if (!topic.StartsWith("$aws/things/", StringComparison.Ordinal) || !ShadowTopic.TryParse(topic, out var request))
+        {
+            return false;
+        }
+        if (a.Policies.Authorize(PolicyAction.Publish, "topic", topic).Outcome == AuthorizationOutcome.ExplicitDeny)
+        {
+            return false;
+        }
+        var action = request.Operation switch
+        {
+            ShadowOperation.Get => PolicyAction.GetThingShadow,
+            ShadowOperation.Update => PolicyAction.UpdateThingShadow,
+            _ => PolicyAction.DeleteThingShadow,
+        };
+        var resource = request.ShadowName is null ? request.ThingName : request.ThingName + "/" + request.ShadowName;
+        return a.Policies.Authorize(action, "thing", resource).IsAllowed;
+    }
 
     public bool MaySubscribe(string clientId, string filter)
         => !Enabled || (connections.TryGet(clientId, out var a) && a.Policies.Authorize(PolicyAction.Subscribe, "topicfilter", filter).IsAllowed);

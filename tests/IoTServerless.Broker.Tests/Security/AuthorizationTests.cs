@@ -122,6 +122,37 @@ public sealed class AuthorizationTests(AzuriteFixture azurite) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ShadowActions_grantAThingsOwnShadowRequests_andADenyOfThePublishStillWins()
+    {
+        // No iot:Publish on the shadow topics: only the policy model's shadow actions, for the device's own shadows.
+        var policy = Unique("shadow-actions");
+        await CreatePolicyAsync(policy, """
+            {"Version":"2012-10-17","Statement":[
+              {"Effect":"Allow","Action":"iot:Connect","Resource":"arn:aws:iot:*:*:client/${iot:Connection.Thing.ThingName}"},
+              {"Effect":"Allow","Action":["iot:GetThingShadow","iot:UpdateThingShadow"],"Resource":["arn:aws:iot:*:*:thing/${iot:Connection.Thing.ThingName}","arn:aws:iot:*:*:thing/${iot:Connection.Thing.ThingName}/*"]},
+              {"Effect":"Deny","Action":"iot:Publish","Resource":"arn:aws:iot:*:*:topic/$aws/things/*/shadow/name/locked/update"}
+            ]}
+            """);
+        var pump = Unique("pump");
+        var (certificate, _) = await ProvisionAsync(pump, policy);
+        using var client = await ConnectAsync(pump, certificate);
+
+        var update = await client.PublishStringAsync($"$aws/things/{pump}/shadow/update", "{\"state\":{}}", MqttQualityOfServiceLevel.AtLeastOnce);
+        var namedGet = await client.PublishStringAsync($"$aws/things/{pump}/shadow/name/irrigation/get", "{}", MqttQualityOfServiceLevel.AtLeastOnce);
+        var delete = await client.PublishStringAsync($"$aws/things/{pump}/shadow/delete", "{}", MqttQualityOfServiceLevel.AtLeastOnce);
+        var others = await client.PublishStringAsync("$aws/things/pump-other/shadow/update", "{\"state\":{}}", MqttQualityOfServiceLevel.AtLeastOnce);
+        var denied = await client.PublishStringAsync($"$aws/things/{pump}/shadow/name/locked/update", "{\"state\":{}}", MqttQualityOfServiceLevel.AtLeastOnce);
+        var plain = await client.PublishStringAsync($"farmA/pump/{pump}/state", "{}", MqttQualityOfServiceLevel.AtLeastOnce);
+
+        AssertAccepted(update.ReasonCode);
+        AssertAccepted(namedGet.ReasonCode);
+        Assert.Equal(MqttClientPublishReasonCode.NotAuthorized, delete.ReasonCode);
+        Assert.Equal(MqttClientPublishReasonCode.NotAuthorized, others.ReasonCode);
+        Assert.Equal(MqttClientPublishReasonCode.NotAuthorized, denied.ReasonCode);
+        Assert.Equal(MqttClientPublishReasonCode.NotAuthorized, plain.ReasonCode);
+    }
+
+    [Fact]
     public async Task Mqtt311Device_publishingOutsideItsPolicy_isDisconnected()
     {
         var sensor = Unique("soil");

@@ -293,21 +293,28 @@ public sealed class ShadowServiceTests(AzuriteFixture azurite)
         Assert.Equal(40, Parse(document.Payload)["state"]!["desired"]!.AsObject().Count);
     }
 
-    [Fact]
-    public async Task UpdateAsync_rivalWritesBetweenReadAndWrite_isAppliedAgainOnTheNewDocument()
+    /// <summary>A table proxy before whose first write another writer updates <paramref name="thing"/> with <paramref name="rivalUpdate"/>.</summary>
+    async Task<InterceptingTableProxy> RivalWritesOnceAsync(string thing, string rivalUpdate)
     {
-        var thing = NewThing();
-        await AssertAcceptedAsync(UpdateAsync(thing, """{"state":{"reported":{"a":1}}}"""));
         var rivalDone = false;
-        await using var proxy = await InterceptingTableProxy.StartAsync(azurite.TablePort);
+        var proxy = await InterceptingTableProxy.StartAsync(azurite.TablePort);
         proxy.BeforeWrite = async _ =>
         {
             if (!rivalDone)
             {
                 rivalDone = true;
-                await AssertAcceptedAsync(UpdateAsync(thing, """{"state":{"reported":{"rival":true}}}"""));
+                await AssertAcceptedAsync(UpdateAsync(thing, rivalUpdate));
             }
         };
+        return proxy;
+    }
+
+    [Fact]
+    public async Task UpdateAsync_rivalWritesBetweenReadAndWrite_isAppliedAgainOnTheNewDocument()
+    {
+        var thing = NewThing();
+        await AssertAcceptedAsync(UpdateAsync(thing, """{"state":{"reported":{"a":1}}}"""));
+        await using var proxy = await RivalWritesOnceAsync(thing, """{"state":{"reported":{"rival":true}}}""");
         var raced = NewService(ProxiedTables(proxy));
 
         var result = await raced.UpdateAsync(thing, null, Utf8("""{"state":{"reported":{"mine":true}}}"""), CancellationToken.None);
@@ -322,16 +329,7 @@ public sealed class ShadowServiceTests(AzuriteFixture azurite)
     {
         var thing = NewThing();
         await AssertAcceptedAsync(UpdateAsync(thing, """{"state":{"reported":{"a":1}}}"""));
-        var rivalDone = false;
-        await using var proxy = await InterceptingTableProxy.StartAsync(azurite.TablePort);
-        proxy.BeforeWrite = async _ =>
-        {
-            if (!rivalDone)
-            {
-                rivalDone = true;
-                await AssertAcceptedAsync(UpdateAsync(thing, """{"state":{"reported":{"a":2}}}"""));
-            }
-        };
+        await using var proxy = await RivalWritesOnceAsync(thing, """{"state":{"reported":{"a":2}}}""");
         var raced = NewService(ProxiedTables(proxy));
 
         var result = await raced.UpdateAsync(thing, null, Utf8("""{"state":{"reported":{"a":3}},"version":1,"clientToken":"late"}"""), CancellationToken.None);

@@ -1,5 +1,6 @@
 using IoTServerless.Core;
 using IoTServerless.Functions.Events;
+using IoTServerless.Functions.Irrigation;
 
 namespace IoTServerless.Functions;
 
@@ -10,6 +11,10 @@ public static class FunctionsHostingExtensions
     {
         builder.AddIoTServerlessCore();
         builder.Services.AddOptions<EventRetentionOptions>().Bind(builder.Configuration.GetSection(EventRetentionOptions.SectionName));
+
+        // The example of user code in the irrigation loop (the LowHumidity rule's function action).
+        builder.Services.AddOptions<IrrigationOptions>().Bind(builder.Configuration.GetSection(IrrigationOptions.SectionName));
+        builder.Services.AddSingleton<IrrigationController>();
         return builder;
     }
 }

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # One command for the whole platform on this machine: installs Azurite (npm) into .local/, creates
 # the dev PKI and secrets, builds, starts Azurite, the function app (standalone), the broker and the
-# farm simulator on loopback, and stops everything it started on Ctrl+C.
-# Settings (environment): SENSORS=20 PUMPS=5 INTERVAL=5 FUNCTIONS_PORT=7071 MQTT_PORT=8883
+# farm simulator on loopback, and stops everything it started on Ctrl+C. Provisioning installs the
+# irrigation loop's rules: SoilTelemetry (every reading into the IoTSensorData table) and LowHumidity
+# (humidity < 35 → the IrrigationController function switches the sensor's pump on for PUMP_SECONDS).
+# Settings (environment): SENSORS=20 PUMPS=5 INTERVAL=5 PUMP_SECONDS=60 FUNCTIONS_PORT=7071 MQTT_PORT=8883
 #                         WSS_PORT=8443 BROKER_API_PORT=8081 AZURITE_PORT_BASE=10000
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -14,6 +16,7 @@ need npm
 SENSORS=${SENSORS:-20}
 PUMPS=${PUMPS:-5}
 INTERVAL=${INTERVAL:-5}
+PUMP_SECONDS=${PUMP_SECONDS:-60}
 FUNCTIONS_PORT=${FUNCTIONS_PORT:-7071}
 MQTT_PORT=${MQTT_PORT:-8883}
 WSS_PORT=${WSS_PORT:-8443}
@@ -71,12 +74,13 @@ echo "==> starting the function app (standalone) on 127.0.0.1:$FUNCTIONS_PORT"
   Storage__ConnectionString="$STORAGE" \
   BrokerApi__BaseUrl="http://127.0.0.1:$BROKER_API_PORT/" BrokerApi__Key="$BROKER_API_KEY" \
   Hosting__FunctionKey="$FUNCTION_KEY" CertificateAuthority__LocalDirectory="$CERTS" \
+  Irrigation__DurationSeconds="$PUMP_SECONDS" \
   exec dotnet IoTServerless.Functions.dll --urls "http://127.0.0.1:$FUNCTIONS_PORT") > "$LOGS/functions.log" 2>&1 &
 pids+=($!)
 
 wait_for_port "$FUNCTIONS_PORT" 60 || { echo "the function app did not start; see .local/logs/functions.log" >&2; exit 1; }
 
-echo "==> provisioning the farm through the platform API (things, certificates, least-privilege policies)"
+echo "==> provisioning the farm through the platform API (things, certificates, least-privilege policies, rules)"
 FUNCTION_KEY="$FUNCTION_KEY" dotnet "$SIM_DLL" provision --api "http://127.0.0.1:$FUNCTIONS_PORT" --certs "$CERTS" \
   --sensors "$SENSORS" --pumps "$PUMPS" > "$LOGS/provision.log" 2>&1 \
   || { echo "provisioning failed; see .local/logs/provision.log" >&2; exit 1; }
@@ -103,7 +107,15 @@ IoTServerless is running locally.
   Azurite        table 127.0.0.1:$TABLE_PORT, blob $BLOB_PORT, queue $QUEUE_PORT
   Logs           .local/logs/{functions,broker,azurite}.log
 
+The irrigation loop: sensors publish to farmA/sensor/{id}/data; rule SoilTelemetry stores every
+reading in the IoTSensorData table; rule LowHumidity calls the IrrigationController function when
+humidity < 35, which switches the sensor's pump on for $PUMP_SECONDS s; the pump reports in its shadow and
+on farmA/pump/{id}/state, and the sensor's humidity rises. Watch the status line below, or the
+"switched pump" lines in .local/logs/functions.log.
+
 Try, in another terminal (source .local/secrets.env first):
+  curl -s -H "x-functions-key: \$FUNCTION_KEY" http://127.0.0.1:$FUNCTIONS_PORT/api/rules
+  curl -s -H "x-functions-key: \$FUNCTION_KEY" http://127.0.0.1:$FUNCTIONS_PORT/api/things/pump-001/shadow
   curl -s -H "x-functions-key: \$FUNCTION_KEY" http://127.0.0.1:$FUNCTIONS_PORT/api/things/pump-001
   curl -s -X POST -H "x-functions-key: \$FUNCTION_KEY" "http://127.0.0.1:$FUNCTIONS_PORT/api/topics/farmA/pump/pump-001/cmd?qos=1" -d '{"command":"ON","duration":120}'
   mosquitto_sub -h localhost -p $MQTT_PORT --cafile .local/certs/ca.crt --cert .local/certs/devices/farm-monitor.crt --key .local/certs/devices/farm-monitor.key -i farm-monitor -t 'farmA/#' -v

@@ -35,6 +35,23 @@ public sealed class CommandLineTests
         Assert.Equal(7, command.Simulation.Seed);
     }
 
+    [Fact]
+    public void ProvisionCommand_Parse_installsTheSeedRulesByDefault()
+    {
+        var command = ProvisionCommand.Parse(["--api", "http://127.0.0.1:7071", "--certs", "c"]);
+
+        Assert.True(command.Rules);
+        Assert.Equal("farmA", command.Farm);
+    }
+
+    [Fact]
+    public void ProvisionCommand_Parse_rulesFalse_skipsTheRules()
+        => Assert.False(ProvisionCommand.Parse(["--api", "http://127.0.0.1:7071", "--certs", "c", "--rules", "false"]).Rules);
+
+    [Fact]
+    public void ProvisionCommand_Parse_rulesNotABoolean_isRefused()
+        => Assert.Throws<CommandLineException>(() => ProvisionCommand.Parse(["--api", "http://127.0.0.1:7071", "--certs", "c", "--rules", "maybe"]));
+
     [Theory]
     [InlineData("--certs", "c", "--bogus", "1")]
     [InlineData("--certs", "c", "--port")]

@@ -17,7 +17,7 @@ namespace FarmSimulator.Provisioning;
 /// </summary>
 public sealed class FarmProvisioner(HttpClient http, TextWriter output)
 {
-    public async Task<int> ProvisionAsync(string certificatesDirectory, string farm, int sensors, int pumps, CancellationToken cancellationToken)
+    public async Task<int> ProvisionAsync(string certificatesDirectory, string farm, int sensors, int pumps, Uri? irrigationController, CancellationToken cancellationToken)
     {
         await EnsurePolicyAsync(FarmPolicies.Sensor, FarmPolicies.SensorDocument(farm), cancellationToken);
         await EnsurePolicyAsync(FarmPolicies.Pump, FarmPolicies.PumpDocument(farm), cancellationToken);
@@ -45,6 +45,11 @@ public sealed class FarmProvisioner(HttpClient http, TextWriter output)
             count++;
         }
         await ProvisionMonitorAsync(devices, farm, cancellationToken);
+        if (irrigationController is not null)
+        {
+            await EnsureRulesAsync(farm, irrigationController, cancellationToken);
+            output.WriteLine($"installed the rules {FarmRules.SoilTelemetry} and {FarmRules.LowHumidity} (IrrigationController at {irrigationController})");
+        }
         output.WriteLine($"provisioned {count} devices and {FarmPolicies.MonitorThing} (policies {FarmPolicies.Sensor}, {FarmPolicies.Pump}, {FarmPolicies.PumpShadow}, {FarmPolicies.Monitor})");
         return count;
     }
@@ -102,6 +107,19 @@ public sealed class FarmProvisioner(HttpClient http, TextWriter output)
         foreach (var policy in policies)
         {
             (await SendAsync(HttpMethod.Put, $"api/target-policies/{policy}", new { target = certificateId }, cancellationToken)).Dispose();
+        }
+    }
+
+    /// <summary>Creates the seed rules, or replaces them with the current definition when they exist.</summary>
+    async Task EnsureRulesAsync(string farm, Uri irrigationController, CancellationToken cancellationToken)
+    {
+        foreach (var (name, body) in FarmRules.Bodies(farm, irrigationController))
+        {
+            using var created = await SendAsync(HttpMethod.Post, $"api/rules/{name}", body, cancellationToken, allowConflict: true);
+            if (created.StatusCode == HttpStatusCode.Conflict)
+            {
+                (await SendAsync(HttpMethod.Patch, $"api/rules/{name}", body, cancellationToken)).Dispose();
+            }
         }
     }
 

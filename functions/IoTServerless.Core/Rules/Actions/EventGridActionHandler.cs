@@ -171,9 +171,9 @@ public sealed class EventGridActionHandler : IRuleActionHandler
         {
             subject = action.Subject is null ? invocation.Message.Topic : _templates.Render(action.Subject, invocation.Message);
         }
-        catch (Sql.RuleSqlException e)
+        catch (Exception e)
         {
-            return $"subject: substitution template: {e.Message}";
+            return $"subject: substitution template: {RuleActionRetry.FirstLine(e.Message)}";
         }
         var json = RuleActionContent.IsJson(invocation.Output.Span);
         cloudEvent = new CloudEvent(

@@ -62,11 +62,12 @@ public sealed class HttpActionHandler : IRuleActionHandler
             return "not an http action";
         }
         string rendered;
-        var headers = new List<KeyValuePair<string, string>>(http.Headers.Count);
+        var ruleHeaders = http.Headers ?? [];
+        var headers = new List<KeyValuePair<string, string>>(ruleHeaders.Count);
         try
         {
             rendered = _templates.Render(http.Url, invocation.Message);
-            foreach (var header in http.Headers)
+            foreach (var header in ruleHeaders)
             {
                 var value = _templates.Render(header.Value, invocation.Message);
                 if (!RuleWebhookSender.IsValidHeaderValue(value))

@@ -71,12 +71,12 @@ internal sealed class SqlParser
         var selectValue = false;
         if (_token.IsKeyword("VALUE"))
         {
-            // SELECT VALUE expr, unless 'value' is a field name (followed by FROM, AS, ',', '.', '[' or an operator).
+            // SELECT VALUE expr, unless 'value' is a field name: followed by FROM, AS, ',', '.', the end, or a binary operator.
             var next = _lexer.Peek();
-            if (next.Kind is TokenKind.String or TokenKind.Int or TokenKind.Decimal or TokenKind.QuotedIdentifier
-                || next.IsSymbol("(") || next.IsSymbol("{")
-                || (next.Kind == TokenKind.Identifier && (!Reserved.Contains(next.Text) || next.IsKeyword("CASE") || next.IsKeyword("NOT")
-                    || next.IsKeyword("TRUE") || next.IsKeyword("FALSE") || next.IsKeyword("NULL"))))
+            var isField = next.Kind == TokenKind.End
+                || next.IsKeyword("FROM") || next.IsKeyword("AS") || next.IsKeyword("AND") || next.IsKeyword("OR") || next.IsKeyword("IN")
+                || (next.Kind == TokenKind.Symbol && next.Text is "," or "." or "+" or "*" or "/" or "%" or "=" or "<>" or "!=" or "<" or "<=" or ">" or ">=");
+            if (!isField)
             {
                 selectValue = true;
                 Advance();

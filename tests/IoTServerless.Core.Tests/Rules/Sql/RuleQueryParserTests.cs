@@ -100,4 +100,27 @@ public sealed class RuleQueryParserTests
 
     [Fact]
     public void Compile_null_throwsArgumentNull() => Assert.Throws<ArgumentNullException>(() => RuleQuery.Compile(null!));
+
+    [Theory]
+    [InlineData("(", ")")]
+    [InlineData("-", "")]
+    [InlineData("NOT ", "")]
+    [InlineData("1 + ", "")]
+    [InlineData("[", "]")]
+    public void Compile_hostileNesting_isRejectedNotAStackOverflow(string open, string close)
+    {
+        var sql = "SELECT * FROM 'x' WHERE " + string.Concat(Enumerable.Repeat(open, 100_000)) + "1" + string.Concat(Enumerable.Repeat(close, 100_000));
+
+        var error = Reject(sql);
+
+        Assert.StartsWith("Expression nested deeper than", error.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Compile_longFieldPath_isRejected() =>
+        Assert.StartsWith("Expression nested deeper than", Reject("SELECT a" + string.Concat(Enumerable.Repeat(".b", 10_000)) + " FROM 'x'").Reason, StringComparison.Ordinal);
+
+    [Fact]
+    public void Compile_moderateNesting_compiles() =>
+        Assert.Equal("6", RuleSqlTestData.Value(string.Concat(Enumerable.Repeat("(", 50)) + "1 + 2 + 3" + string.Concat(Enumerable.Repeat(")", 50))));
 }

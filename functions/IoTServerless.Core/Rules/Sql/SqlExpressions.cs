@@ -355,6 +355,9 @@ internal abstract class CallExpr(string name, Expr[] args, int position) : Expr(
     public Expr[] Args { get; } = args;
 
     public override IEnumerable<Expr> Children => Args;
+
+    /// <summary>A function's own failure on odd input (overflow, bad format…) is a type error: Undefined, never an exception out of the rule.</summary>
+    protected static bool IsTypeError(Exception e) => e is ArithmeticException or ArgumentException or FormatException or IndexOutOfRangeException or InvalidCastException;
 }
 
 internal sealed class Call0(string name, Func<EvalContext, SqlValue> body, int position) : CallExpr(name, [], position)
@@ -364,12 +367,35 @@ internal sealed class Call0(string name, Func<EvalContext, SqlValue> body, int p
 
 internal sealed class Call1(string name, Expr a, Func<SqlValue, SqlValue> body, int position) : CallExpr(name, [a], position)
 {
-    public override SqlValue Eval(EvalContext context) => body(a.Eval(context));
+    public override SqlValue Eval(EvalContext context)
+    {
+        var x = a.Eval(context);
+        try
+        {
+            return body(x);
+        }
+        catch (Exception e) when (IsTypeError(e))
+        {
+            return SqlValue.Undefined;
+        }
+    }
 }
 
 internal sealed class Call2(string name, Expr a, Expr b, Func<SqlValue, SqlValue, SqlValue> body, int position) : CallExpr(name, [a, b], position)
 {
-    public override SqlValue Eval(EvalContext context) => body(a.Eval(context), b.Eval(context));
+    public override SqlValue Eval(EvalContext context)
+    {
+        var x = a.Eval(context);
+        var y = b.Eval(context);
+        try
+        {
+            return body(x, y);
+        }
+        catch (Exception e) when (IsTypeError(e))
+        {
+            return SqlValue.Undefined;
+        }
+    }
 }
 
 internal sealed class CallN(string name, Expr[] args, Func<SqlValue[], EvalContext, SqlValue> body, int position) : CallExpr(name, args, position)
@@ -381,7 +407,14 @@ internal sealed class CallN(string name, Expr[] args, Func<SqlValue[], EvalConte
         {
             values[i] = Args[i].Eval(context);
         }
-        return body(values, context);
+        try
+        {
+            return body(values, context);
+        }
+        catch (Exception e) when (IsTypeError(e))
+        {
+            return SqlValue.Undefined;
+        }
     }
 }
 

@@ -42,6 +42,18 @@ internal sealed class EvalContext
 
     public SqlValue[]? Shadows;
 
+    SqlValue[] _items = new SqlValue[8];
+
+    /// <summary>Scratch room for the SELECT items' values (cleared when the context is returned).</summary>
+    public SqlValue[] Items(int count)
+    {
+        if (_items.Length < count)
+        {
+            _items = new SqlValue[count];
+        }
+        return _items;
+    }
+
     /// <summary>The thread's context, prepared for one evaluation; give it back with <see cref="Return"/>.</summary>
     public static EvalContext Rent(in RuleMessage message, FieldSet fields, SqlValue[]? shadows = null)
     {
@@ -57,6 +69,7 @@ internal sealed class EvalContext
         context.Shadows = null;
         context._root = default;
         Array.Clear(context.Slots);
+        Array.Clear(context._items);
         t_cached = context;
     }
 

@@ -282,7 +282,7 @@ public sealed class RuleQuery
     bool WriteLeadingStar(EvalContext context, Utf8JsonWriter writer)
     {
         Span<bool> defined = stackalloc bool[_items.Length];
-        var values = new SqlValue[_items.Length];
+        var values = context.Items(_items.Length);
         for (var i = 1; i < _items.Length; i++)
         {
             values[i] = _items[i].Expression!.Eval(context);
@@ -384,7 +384,11 @@ public sealed class RuleQuery
     public override string ToString() => Sql;
 }
 
-/// <summary>The result of a rule over one message: whether WHERE matched, and the SELECT output (UTF-8 JSON, or the raw payload for SELECT * over a non-JSON payload).</summary>
+/// <summary>
+/// The result of a rule over one message: whether WHERE matched, and the SELECT output (UTF-8 JSON, or the raw
+/// payload for SELECT * over a non-JSON payload). For a lone <c>SELECT *</c> the output is the message's
+/// <see cref="RuleMessage.Payload"/> memory itself, not a copy; otherwise it is a fresh array.
+/// </summary>
 public readonly record struct RuleEvaluation(bool Matched, ReadOnlyMemory<byte> Output)
 {
     public static RuleEvaluation NotMatched => default;

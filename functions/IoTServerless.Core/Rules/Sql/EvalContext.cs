@@ -31,6 +31,8 @@ internal sealed class EvalContext
 
     FieldSet _fields = null!;
     bool[] _filled = [];
+    int[] _rawStart = [];
+    int[] _rawLength = [];
     int _pendingScan;
     SqlValue _root;
     bool _rootParsed;
@@ -83,10 +85,13 @@ internal sealed class EvalContext
         {
             Slots = new SqlValue[Math.Max(count, 8)];
             _filled = new bool[Slots.Length];
+            _rawStart = new int[Slots.Length];
+            _rawLength = new int[Slots.Length];
         }
         else
         {
             Array.Clear(_filled, 0, count);
+            Array.Clear(_rawLength, 0, count);
         }
         _pendingScan = count;
         _rootParsed = false;
@@ -153,6 +158,14 @@ internal sealed class EvalContext
         MarkFilled(slots);
     }
 
+    /// <summary>The field's JSON text exactly as in the payload, when the scan read it there.</summary>
+    public bool TryGetRaw(int slot, out ReadOnlySpan<byte> json)
+    {
+        var length = _rawLength[slot];
+        json = length > 0 ? Message.Payload.Span.Slice(_rawStart[slot], length) : default;
+        return length > 0;
+    }
+
     void MarkFilled(int[] slots)
     {
         foreach (var slot in slots)
@@ -204,7 +217,10 @@ internal sealed class EvalContext
                 reader.Skip();
                 continue;
             }
+            var start = (int)reader.TokenStartIndex;
             Slots[match] = SqlJson.ReadValue(ref reader);
+            _rawStart[match] = start;
+            _rawLength[match] = (int)reader.BytesConsumed - start;
             _filled[match] = true;
             _pendingScan--;
             if (--wanted == 0)

@@ -37,6 +37,7 @@ public sealed class RuleQuery
     readonly SelectItem[] _items;
     readonly JsonEncodedText[] _encodedNames;
     readonly byte[][] _utf8Names;
+    readonly int[] _rawFieldSlots;
     readonly OutputMode _mode;
     readonly FieldSet _fields;
     readonly int[] _whereSlots;
@@ -69,6 +70,7 @@ public sealed class RuleQuery
 
         _encodedNames = [.. _items.Select(i => JsonEncodedText.Encode(i.Name, SqlJson.WriterOptions.Encoder))];
         _utf8Names = [.. _items.Select(i => System.Text.Encoding.UTF8.GetBytes(i.Name))];
+        _rawFieldSlots = [.. _items.Select(i => i.Expression is FieldExpr field ? field.Slot : -1)];
         var namedItems = _items.Where(i => i.Kind == SelectItemKind.Expression).ToList();
         var distinctNames = namedItems.Select(i => i.Name).Distinct(StringComparer.Ordinal).Count() == namedItems.Count;
         _mode = statement.SelectValue ? OutputMode.Value
@@ -250,6 +252,13 @@ public sealed class RuleQuery
                     writer.WriteStartObject();
                     for (var i = 0; i < _items.Length; i++)
                     {
+                        // A top-level payload field is copied as the payload wrote it (no number reformatting).
+                        if (_rawFieldSlots[i] >= 0 && context.TryGetRaw(_rawFieldSlots[i], out var raw))
+                        {
+                            writer.WritePropertyName(_encodedNames[i]);
+                            writer.WriteRawValue(raw, skipInputValidation: true);
+                            continue;
+                        }
                         var item = _items[i].Expression!.Eval(context);
                         if (!item.IsUndefined)
                         {

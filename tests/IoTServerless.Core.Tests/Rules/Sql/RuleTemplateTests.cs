@@ -61,6 +61,10 @@ public sealed class RuleTemplateTests
         Assert.Equal("2025/11/28", Render("${parse_time('yyyy/MM/dd', timestamp())}"));
 
     [Fact]
+    public void Render_doubleDollarReservedTopic_isLeftForTheRepublishAction() =>
+        Assert.Equal("$$aws/things/sensor-0042/shadow/update", Render("$$aws/things/${topic(3)}/shadow/update"));
+
+    [Fact]
     public void Render_objectLiteralInsideTheExpression_isBalanced() =>
         Assert.Equal("v=7!", Render("v=${get({'a': {'b': 7}}, 'a').b}!"));
 

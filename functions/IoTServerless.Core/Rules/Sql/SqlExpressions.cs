@@ -126,13 +126,47 @@ internal sealed class ArithmeticExpr(ArithmeticOp op, Expr left, Expr right, int
         }
         l.TryToDecimal(out var x);
         r.TryToDecimal(out var y);
+        if (y == 0 && op is ArithmeticOp.Divide or ArithmeticOp.Modulo)
+        {
+            return SqlValue.Undefined;
+        }
+        return SqlValue.Decimal(DecimalArithmetic(op, x, y));
+    }
+
+    const double DecimalRange = 7.9e27;
+
+    /// <summary>
+    /// + - * % in base 10 where it fits (AWS computes with BigDecimal, so 0.1 + 0.2 is 0.3 and 21.5 * 1.8 + 32
+    /// is 70.7); the operands' 15 significant digits are kept. Division, and anything out of range, in doubles.
+    /// </summary>
+    static double DecimalArithmetic(ArithmeticOp op, double x, double y)
+    {
+        if (op != ArithmeticOp.Divide && Math.Abs(x) < DecimalRange && Math.Abs(y) < DecimalRange)
+        {
+            try
+            {
+                var a = (decimal)x;
+                var b = (decimal)y;
+                return (double)(op switch
+                {
+                    ArithmeticOp.Add => a + b,
+                    ArithmeticOp.Subtract => a - b,
+                    ArithmeticOp.Multiply => a * b,
+                    _ => a % b,
+                });
+            }
+            catch (OverflowException)
+            {
+                // Out of decimal's range: fall back to doubles.
+            }
+        }
         return op switch
         {
-            ArithmeticOp.Add => SqlValue.Decimal(x + y),
-            ArithmeticOp.Subtract => SqlValue.Decimal(x - y),
-            ArithmeticOp.Multiply => SqlValue.Decimal(x * y),
-            ArithmeticOp.Divide => y == 0 ? SqlValue.Undefined : SqlValue.Decimal(x / y),
-            _ => y == 0 ? SqlValue.Undefined : SqlValue.Decimal(x % y),
+            ArithmeticOp.Add => x + y,
+            ArithmeticOp.Subtract => x - y,
+            ArithmeticOp.Multiply => x * y,
+            ArithmeticOp.Divide => x / y,
+            _ => x % y,
         };
     }
 }

@@ -33,6 +33,13 @@ public sealed class RuleQueryOperatorTests
     [InlineData("s + d", "\"abc2.5\"")]
     [InlineData("'x' + b", "\"xtrue\"")]
     [InlineData("'n=' + n + 1", "\"n=101\"")]
+    [InlineData("0.1 + 0.2", "0.3")]
+    [InlineData("21.5 * 1.8 + 32", "70.7")]
+    [InlineData("0.3 % 0.1", "0")]
+    [InlineData("1.1 - 1", "0.1")]
+    [InlineData("1 / 3.0", "0.3333333333333333")]
+    [InlineData("1e300 * 1e10", "Undefined")]
+    [InlineData("1e300 + 1", "1E+300")]
     public void Arithmetic_evaluatesAsAws(string expression, string expected) => Assert.Equal(expected, Value(expression, Payload));
 
     [Theory]

@@ -104,6 +104,8 @@ public sealed class RuleSqlFunctionTests
     [InlineData("nanvl(missing, 3)", "3")]
     [InlineData("nanvl(z, 3)", "3")]
     [InlineData("nanvl(8, 3)", "8")]
+    [InlineData("trunc(1e30, 2)", "1E+30")]
+    [InlineData("abs(-9223372036854775807 - 1)", "9.223372036854776E+18")]
     public void Math_functions(string expression, string expected) => Assert.Equal(expected, V(expression));
 
     [Theory]

@@ -1,0 +1,253 @@
+using System.Text;
+using System.Text.Json;
+using IoTServerless.Core.Rules;
+using IoTServerless.Core.Rules.Engine;
+using IoTServerless.Testing;
+
+namespace IoTServerless.Core.Tests.Rules;
+
+/// <summary>The engine over event batches with the seed rules, rows landing in Azurite and republishes recorded.</summary>
+[Collection(AzuriteCollection.Name)]
+public sealed class RulesEngineTests(AzuriteFixture azurite) : IDisposable
+{
+    const string SensorFilter = "farmA/sensor/+/data";
+
+    readonly RulesTestHost _host = new(azurite, new Dictionary<string, string?> { ["Rules:ActionAttempts"] = "2", ["Rules:MaxRedeliveries"] = "2" });
+    readonly string _table = RulesTestHost.UniqueTable("IoTSensorData");
+
+    public void Dispose() => _host.Dispose();
+
+    TopicRule SoilTelemetry(RuleAction? errorAction = null, string partitionKey = "${topic(3)}") => new()
+    {
+        RuleName = "SoilTelemetry",
+        Sql = $"SELECT temperature, humidity, ph, timestamp() AS ts, topic(3) AS sensorId FROM '{SensorFilter}'",
+        Actions = [new RuleAction { Table = new TableAction { TableName = _table, PartitionKey = partitionKey } }],
+        ErrorAction = errorAction,
+    };
+
+    static TopicRule LowHumidity(bool disabled = false) => new()
+    {
+        RuleName = "LowHumidity",
+        Sql = $"SELECT *, topic(3) AS sensorId FROM '{SensorFilter}' WHERE humidity < 35",
+        RuleDisabled = disabled,
+        Actions = [new RuleAction { Republish = new RepublishAction { Topic = "farmA/alerts/${topic(3)}", Qos = 1 } }],
+    };
+
+    static string Reading(double humidity, double temperature = 21.5) => $$"""{"temperature":{{temperature}},"humidity":{{humidity}},"ph":6.8,"battery":88}""";
+
+    [Fact]
+    public async Task SeedRules_overABatch_writeOneRowPerReadingAndRepublishOnlyLowHumidityInOneCall()
+    {
+        await _host.Rules.CreateAsync(SoilTelemetry(), default);
+        await _host.Rules.CreateAsync(LowHumidity(), default);
+        var dry = RulesTestHost.Message("farmA/sensor/soil-001/data", Reading(30));
+        var dry2 = RulesTestHost.Message("farmA/sensor/soil-003/data", Reading(20), clientId: "soil-003");
+        var ok = RulesTestHost.Message("farmA/sensor/soil-002/data", Reading(50), clientId: "soil-002");
+        var elsewhere = RulesTestHost.Message("farmA/pump/pump-1/data", Reading(10), clientId: "pump-1");
+
+        await _host.DispatchAsync(dry, ok, dry2, elsewhere);
+
+        var rows = await _host.RowsAsync(_table);
+        Assert.Equal(3, rows.Count);
+        var row = Assert.Single(rows, r => r.PartitionKey == "soil-001");
+        Assert.Equal(dry.Timestamp.ToString(System.Globalization.CultureInfo.InvariantCulture), row.RowKey);
+        Assert.Equal(21.5, row.GetDouble("temperature"));
+        Assert.Equal(30L, row.GetInt64("humidity"));
+        Assert.Equal(6.8, row.GetDouble("ph"));
+        Assert.Equal(dry.Timestamp, row.GetInt64("ts"));
+        Assert.Equal("soil-001", row.GetString("sensorId"));
+        Assert.False(row.ContainsKey("battery")); // not selected
+        Assert.Contains(rows, r => r.PartitionKey == "soil-002" && r.GetInt64("humidity") == 50);
+
+        var batch = Assert.Single(_host.Broker.Batches); // both alerts in one batch publish
+        Assert.Equal(["farmA/alerts/soil-001", "farmA/alerts/soil-003"], batch.Select(m => m.Topic).Order());
+        var alert = batch.Single(m => m.Topic == "farmA/alerts/soil-001");
+        Assert.Equal(1, alert.Qos);
+        using var json = JsonDocument.Parse(alert.Payload);
+        Assert.Equal(30, json.RootElement.GetProperty("humidity").GetDouble());
+        Assert.Equal(88, json.RootElement.GetProperty("battery").GetInt32());
+        Assert.Equal("soil-001", json.RootElement.GetProperty("sensorId").GetString());
+    }
+
+    [Fact]
+    public async Task SeedRules_humidity50_writeARowAndPublishNothing()
+    {
+        await _host.Rules.CreateAsync(SoilTelemetry(), default);
+        await _host.Rules.CreateAsync(LowHumidity(), default);
+
+        await _host.DispatchAsync(RulesTestHost.Message("farmA/sensor/soil-002/data", Reading(50)));
+
+        Assert.Single(await _host.RowsAsync(_table));
+        Assert.Empty(_host.Broker.Published);
+    }
+
+    [Fact]
+    public async Task RedeliveredBatch_writesTheSameRows_noDuplicates()
+    {
+        await _host.Rules.CreateAsync(SoilTelemetry(), default);
+        var batch = Enumerable.Range(0, 150).Select(i => RulesTestHost.Message($"farmA/sensor/soil-{i % 3:000}/data", Reading(40 + i % 10, 20 + i))).ToArray();
+
+        await _host.DispatchAsync(batch);
+        var first = (await _host.RowsAsync(_table)).Select(r => (r.PartitionKey, r.RowKey, r.GetDouble("temperature"))).Order().ToList();
+        await _host.DispatchAsync(batch);
+        var second = (await _host.RowsAsync(_table)).Select(r => (r.PartitionKey, r.RowKey, r.GetDouble("temperature"))).Order().ToList();
+
+        Assert.Equal(150, first.Count); // 3 partitions of 50: transactions, one row per message
+        Assert.Equal(first, second);
+    }
+
+    [Fact]
+    public async Task DisabledRule_doesNothing_andDisablingTakesEffectAtOnce()
+    {
+        await _host.Rules.CreateAsync(LowHumidity(disabled: true), default);
+        await _host.DispatchAsync(RulesTestHost.Message("farmA/sensor/soil-001/data", Reading(10)));
+        Assert.Empty(_host.Broker.Published);
+
+        await _host.Rules.EnableAsync("LowHumidity", default);
+        await _host.DispatchAsync(RulesTestHost.Message("farmA/sensor/soil-001/data", Reading(10)));
+        Assert.Single(_host.Broker.Published);
+
+        await _host.Rules.DisableAsync("LowHumidity", default);
+        await _host.DispatchAsync(RulesTestHost.Message("farmA/sensor/soil-001/data", Reading(10)));
+        Assert.Single(_host.Broker.Published);
+    }
+
+    [Fact]
+    public async Task RuleWrittenByAnotherProcess_isPickedUpWithinTheRefreshInterval()
+    {
+        using var host = new RulesTestHost(azurite, new Dictionary<string, string?> { ["Rules:RefreshMilliseconds"] = "300" });
+        await host.DispatchAsync(RulesTestHost.Message("farmA/sensor/soil-001/data", Reading(10)));
+        // Another instance's change: straight into the table, this process's catalog is not told.
+        Assert.True(await host.Store.TryAddAsync(LowHumidity() with { CreatedAt = DateTimeOffset.UtcNow }, SensorFilter, default));
+
+        Assert.True(await Eventually.TrueAsync(async () =>
+        {
+            await host.DispatchAsync(RulesTestHost.Message("farmA/sensor/soil-001/data", Reading(10)));
+            return host.Broker.Published.Any();
+        }, TimeSpan.FromSeconds(5)));
+    }
+
+    [Fact]
+    public async Task BasicIngest_feedsOnlyThatRule_andTheSqlSeesTheTopicWithoutThePrefix()
+    {
+        await _host.Rules.CreateAsync(SoilTelemetry(), default);
+        await _host.Rules.CreateAsync(LowHumidity(), default);
+
+        await _host.DispatchAsync(RulesTestHost.Message("$aws/rules/SoilTelemetry/farmA/sensor/soil-009/data", Reading(10)));
+
+        var row = Assert.Single(await _host.RowsAsync(_table));
+        Assert.Equal("soil-009", row.PartitionKey);
+        Assert.Equal("soil-009", row.GetString("sensorId"));
+        Assert.Empty(_host.Broker.Published); // LowHumidity matches the inner topic but was not addressed
+    }
+
+    [Fact]
+    public async Task BasicIngest_toADisabledOrUnknownRule_doesNothing()
+    {
+        await _host.Rules.CreateAsync(LowHumidity(disabled: true), default);
+
+        await _host.DispatchAsync(
+            RulesTestHost.Message("$aws/rules/LowHumidity/farmA/sensor/soil-001/data", Reading(10)),
+            RulesTestHost.Message("$aws/rules/NoSuchRule/farmA/sensor/soil-001/data", Reading(10)));
+
+        Assert.Empty(_host.Broker.Published);
+    }
+
+    [Fact]
+    public async Task FailingAction_sendsTheErrorActionTheAwsFailureDocument()
+    {
+        var errorAction = new RuleAction { Republish = new RepublishAction { Topic = "farmA/errors/${topic(3)}" } };
+        // The partition key renders empty for this payload: the row cannot be written.
+        await _host.Rules.CreateAsync(SoilTelemetry(errorAction, partitionKey: "${noSuchField}"), default);
+        var message = RulesTestHost.Message("farmA/sensor/soil-004/data", Reading(40), clientId: "soil-004");
+
+        await _host.DispatchAsync(message);
+
+        Assert.Empty(await _host.RowsAsync(_table));
+        var published = Assert.Single(_host.Broker.Published);
+        Assert.Equal("farmA/errors/soil-004", published.Topic);
+        using var json = JsonDocument.Parse(published.Payload);
+        var root = json.RootElement;
+        Assert.Equal("SoilTelemetry", root.GetProperty("ruleName").GetString());
+        Assert.Equal("farmA/sensor/soil-004/data", root.GetProperty("topic").GetString());
+        Assert.Equal("soil-004", root.GetProperty("clientId").GetString());
+        Assert.Equal(Reading(40), Encoding.UTF8.GetString(Convert.FromBase64String(root.GetProperty("base64OriginalPayload").GetString()!)));
+        var failure = Assert.Single(root.GetProperty("failures").EnumerateArray());
+        Assert.Equal("TableAction", failure.GetProperty("failedAction").GetString());
+        Assert.Equal(_table, failure.GetProperty("failedResource").GetString());
+        Assert.Contains("partitionKey", failure.GetProperty("errorMessage").GetString());
+    }
+
+    [Fact]
+    public async Task OneBadRowInATransaction_failsOnlyItself()
+    {
+        // Two rules write the same table and partition; one row is too large for Table storage.
+        var big = new TopicRule
+        {
+            RuleName = "BigRows",
+            Sql = $"SELECT *, topic(3) AS sensorId FROM '{SensorFilter}' WHERE size > 0",
+            Actions = [new RuleAction { Table = new TableAction { TableName = _table, PartitionKey = "${topic(3)}", RowKey = "big-${timestamp()}" } }],
+            ErrorAction = new RuleAction { Republish = new RepublishAction { Topic = "farmA/errors" } },
+        };
+        await _host.Rules.CreateAsync(SoilTelemetry(), default);
+        await _host.Rules.CreateAsync(big, default);
+        var huge = new string('x', 30_000);
+        var payload = "{\"size\":1," + string.Join(",", Enumerable.Range(0, 40).Select(i => $"\"f{i}\":\"{huge}\"")) + ",\"humidity\":40}";
+
+        await _host.DispatchAsync(
+            RulesTestHost.Message("farmA/sensor/soil-005/data", Reading(41)),
+            RulesTestHost.Message("farmA/sensor/soil-005/data", payload),
+            RulesTestHost.Message("farmA/sensor/soil-005/data", Reading(43)));
+
+        var rows = await _host.RowsAsync(_table);
+        Assert.Equal(3, rows.Count(r => !r.RowKey.StartsWith("big-", StringComparison.Ordinal)));
+        Assert.DoesNotContain(rows, r => r.RowKey.StartsWith("big-", StringComparison.Ordinal));
+        var failure = Assert.Single(_host.Broker.Published);
+        Assert.Contains("\"BigRows\"", Encoding.UTF8.GetString(failure.Payload.Span));
+    }
+
+    [Fact]
+    public async Task BrokerUnreachable_withoutErrorAction_redeliversABoundedNumberOfTimesThenDrops()
+    {
+        await _host.Rules.CreateAsync(LowHumidity(), default);
+        _host.Broker.Failure = () => new HttpRequestException("connection refused");
+        var message = RulesTestHost.Message("farmA/sensor/soil-001/data", Reading(10));
+
+        // MaxRedeliveries = 2: the first two deliveries throw (the event is redelivered), the third gives up.
+        await Assert.ThrowsAsync<RuleExecutionException>(() => _host.DispatchAsync(message));
+        await Assert.ThrowsAsync<RuleExecutionException>(() => _host.DispatchAsync(message));
+        await _host.DispatchAsync(message);
+        Assert.Equal(6, _host.Broker.Calls); // 2 attempts per delivery
+    }
+
+    [Fact]
+    public async Task ActionRefusedPermanently_withoutErrorAction_isDroppedNotRedelivered()
+    {
+        await _host.Rules.CreateAsync(SoilTelemetry(partitionKey: "${noSuchField}"), default);
+
+        await _host.DispatchAsync(RulesTestHost.Message("farmA/sensor/soil-001/data", Reading(10)));
+
+        Assert.Empty(await _host.RowsAsync(_table));
+    }
+
+    [Fact]
+    public async Task ErrorActionFailingToo_withInfrastructureError_redelivers()
+    {
+        var rule = LowHumidity() with { ErrorAction = new RuleAction { Republish = new RepublishAction { Topic = "farmA/errors" } } };
+        await _host.Rules.CreateAsync(rule, default);
+        _host.Broker.Failure = () => new HttpRequestException("connection refused");
+
+        await Assert.ThrowsAsync<RuleExecutionException>(() => _host.DispatchAsync(RulesTestHost.Message("farmA/sensor/soil-001/data", Reading(10))));
+    }
+
+    [Fact]
+    public void TryParseBasicIngest_splitsRuleNameAndInnerTopic()
+    {
+        Assert.True(RulesEngine.TryParseBasicIngest("$aws/rules/R1/a/b/c", out var rule, out var topic));
+        Assert.Equal(("R1", "a/b/c"), (rule, topic));
+        Assert.True(RulesEngine.TryParseBasicIngest("$aws/rules/R1", out rule, out topic));
+        Assert.Equal(("R1", ""), (rule, topic));
+        Assert.False(RulesEngine.TryParseBasicIngest("$aws/things/t/shadow/update", out _, out _));
+        Assert.False(RulesEngine.TryParseBasicIngest("$aws/rules/", out _, out _));
+    }
+}

@@ -71,15 +71,9 @@ public sealed class TopicRuleStore(TableClientProvider tables, IOptions<RulesOpt
     public async Task<bool> DeleteAsync(string ruleName, CancellationToken cancellationToken)
     {
         var table = await TableAsync(cancellationToken);
-        try
-        {
-            await table.DeleteEntityAsync(Partition, ruleName, ETag.All, cancellationToken);
-            return true;
-        }
-        catch (RequestFailedException ex) when (ex.Status == (int)HttpStatusCode.NotFound)
-        {
-            return false;
-        }
+        // The SDK answers a delete of a missing entity with its 404 response rather than an exception.
+        var response = await table.DeleteEntityAsync(Partition, ruleName, ETag.All, cancellationToken);
+        return response.Status != (int)HttpStatusCode.NotFound;
     }
 
     /// <summary>One page of rules in name order, optionally only those whose FROM filter is <paramref name="topic"/> and/or of one enabled state.</summary>

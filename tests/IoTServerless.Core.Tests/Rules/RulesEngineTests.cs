@@ -85,7 +85,7 @@ public sealed class RulesEngineTests(AzuriteFixture azurite) : IDisposable
     public async Task RedeliveredBatch_writesTheSameRows_noDuplicates()
     {
         await _host.Rules.CreateAsync(SoilTelemetry(), default);
-        var batch = Enumerable.Range(0, 150).Select(i => RulesTestHost.Message($"farmA/sensor/soil-{i % 3:000}/data", Reading(40 + i % 10, 20 + i))).ToArray();
+        var batch = Enumerable.Range(0, 150).Select(i => RulesTestHost.Message($"farmA/sensor/soil-{i % 3:000}/data", Reading(40 + i % 10, 20.5 + i))).ToArray();
 
         await _host.DispatchAsync(batch);
         var first = (await _host.RowsAsync(_table)).Select(r => (r.PartitionKey, r.RowKey, r.GetDouble("temperature"))).Order().ToList();
@@ -181,29 +181,29 @@ public sealed class RulesEngineTests(AzuriteFixture azurite) : IDisposable
     [Fact]
     public async Task OneBadRowInATransaction_failsOnlyItself()
     {
-        // Two rules write the same table and partition; one row is too large for Table storage.
-        var big = new TopicRule
+        // Three rows for one partition in one batch; the binary one is over Table storage's 64 KiB per property.
+        var raw = new TopicRule
         {
-            RuleName = "BigRows",
-            Sql = $"SELECT *, topic(3) AS sensorId FROM '{SensorFilter}' WHERE size > 0",
-            Actions = [new RuleAction { Table = new TableAction { TableName = _table, PartitionKey = "${topic(3)}", RowKey = "big-${timestamp()}" } }],
+            RuleName = "RawRows",
+            Sql = $"SELECT * FROM '{SensorFilter}'",
+            Actions = [new RuleAction { Table = new TableAction { TableName = _table, PartitionKey = "${topic(3)}" } }],
             ErrorAction = new RuleAction { Republish = new RepublishAction { Topic = "farmA/errors" } },
         };
-        await _host.Rules.CreateAsync(SoilTelemetry(), default);
-        await _host.Rules.CreateAsync(big, default);
-        var huge = new string('x', 30_000);
-        var payload = "{\"size\":1," + string.Join(",", Enumerable.Range(0, 40).Select(i => $"\"f{i}\":\"{huge}\"")) + ",\"humidity\":40}";
+        await _host.Rules.CreateAsync(raw, default);
+        var binary = RulesTestHost.Message("farmA/sensor/soil-005/data", "") with { Payload = Enumerable.Repeat((byte)0xff, 70_000).ToArray() };
 
         await _host.DispatchAsync(
             RulesTestHost.Message("farmA/sensor/soil-005/data", Reading(41)),
-            RulesTestHost.Message("farmA/sensor/soil-005/data", payload),
+            binary,
             RulesTestHost.Message("farmA/sensor/soil-005/data", Reading(43)));
 
         var rows = await _host.RowsAsync(_table);
-        Assert.Equal(3, rows.Count(r => !r.RowKey.StartsWith("big-", StringComparison.Ordinal)));
-        Assert.DoesNotContain(rows, r => r.RowKey.StartsWith("big-", StringComparison.Ordinal));
+        Assert.Equal([41L, 43L], rows.Select(r => r.GetInt64("humidity")!.Value).Order());
         var failure = Assert.Single(_host.Broker.Published);
-        Assert.Contains("\"BigRows\"", Encoding.UTF8.GetString(failure.Payload.Span));
+        using var json = JsonDocument.Parse(failure.Payload);
+        Assert.Equal("RawRows", json.RootElement.GetProperty("ruleName").GetString());
+        Assert.Equal(binary.Payload, Convert.FromBase64String(json.RootElement.GetProperty("base64OriginalPayload").GetString()!));
+        Assert.Equal("TableAction", json.RootElement.GetProperty("failures")[0].GetProperty("failedAction").GetString());
     }
 
     [Fact]

@@ -16,7 +16,21 @@ internal static class JodaTime
 {
     static readonly ConcurrentDictionary<string, TimeZoneInfo?> Zones = new(StringComparer.OrdinalIgnoreCase);
 
-    public static TimeZoneInfo? FindZone(string id) => Zones.GetOrAdd(id, static key =>
+    public static TimeZoneInfo? FindZone(string id)
+    {
+        if (Zones.TryGetValue(id, out var zone))
+        {
+            return zone;
+        }
+        zone = Lookup(id);
+        if (Zones.Count < 1024)
+        {
+            Zones.TryAdd(id, zone);
+        }
+        return zone;
+    }
+
+    static TimeZoneInfo? Lookup(string key)
     {
         if (key.Equals("UTC", StringComparison.OrdinalIgnoreCase) || key.Equals("Z", StringComparison.OrdinalIgnoreCase) || key.Equals("GMT", StringComparison.OrdinalIgnoreCase))
         {
@@ -34,7 +48,7 @@ internal static class JodaTime
         {
             return null;
         }
-    });
+    }
 
     public static string? Format(string pattern, long epochMillis, TimeZoneInfo zone, string zoneId)
     {

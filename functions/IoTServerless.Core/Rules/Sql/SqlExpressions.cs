@@ -126,13 +126,47 @@ internal sealed class ArithmeticExpr(ArithmeticOp op, Expr left, Expr right, int
         }
         l.TryToDecimal(out var x);
         r.TryToDecimal(out var y);
+        if (y == 0 && op is ArithmeticOp.Divide or ArithmeticOp.Modulo)
+        {
+            return SqlValue.Undefined;
+        }
+        return SqlValue.Decimal(DecimalArithmetic(op, x, y));
+    }
+
+    const double DecimalRange = 7.9e27;
+
+    /// <summary>
+    /// + - * % in base 10 where it fits (AWS computes with BigDecimal, so 0.1 + 0.2 is 0.3 and 21.5 * 1.8 + 32
+    /// is 70.7); the operands' 15 significant digits are kept. Division, and anything out of range, in doubles.
+    /// </summary>
+    static double DecimalArithmetic(ArithmeticOp op, double x, double y)
+    {
+        if (op != ArithmeticOp.Divide && Math.Abs(x) < DecimalRange && Math.Abs(y) < DecimalRange)
+        {
+            try
+            {
+                var a = (decimal)x;
+                var b = (decimal)y;
+                return (double)(op switch
+                {
+                    ArithmeticOp.Add => a + b,
+                    ArithmeticOp.Subtract => a - b,
+                    ArithmeticOp.Multiply => a * b,
+                    _ => a % b,
+                });
+            }
+            catch (OverflowException)
+            {
+                // Out of decimal's range: fall back to doubles.
+            }
+        }
         return op switch
         {
-            ArithmeticOp.Add => SqlValue.Decimal(x + y),
-            ArithmeticOp.Subtract => SqlValue.Decimal(x - y),
-            ArithmeticOp.Multiply => SqlValue.Decimal(x * y),
-            ArithmeticOp.Divide => y == 0 ? SqlValue.Undefined : SqlValue.Decimal(x / y),
-            _ => y == 0 ? SqlValue.Undefined : SqlValue.Decimal(x % y),
+            ArithmeticOp.Add => x + y,
+            ArithmeticOp.Subtract => x - y,
+            ArithmeticOp.Multiply => x * y,
+            ArithmeticOp.Divide => x / y,
+            _ => x % y,
         };
     }
 }
@@ -355,6 +389,9 @@ internal abstract class CallExpr(string name, Expr[] args, int position) : Expr(
     public Expr[] Args { get; } = args;
 
     public override IEnumerable<Expr> Children => Args;
+
+    /// <summary>A function's own failure on odd input (overflow, bad format…) is a type error: Undefined, never an exception out of the rule.</summary>
+    protected static bool IsTypeError(Exception e) => e is ArithmeticException or ArgumentException or FormatException or IndexOutOfRangeException or InvalidCastException;
 }
 
 internal sealed class Call0(string name, Func<EvalContext, SqlValue> body, int position) : CallExpr(name, [], position)
@@ -364,12 +401,35 @@ internal sealed class Call0(string name, Func<EvalContext, SqlValue> body, int p
 
 internal sealed class Call1(string name, Expr a, Func<SqlValue, SqlValue> body, int position) : CallExpr(name, [a], position)
 {
-    public override SqlValue Eval(EvalContext context) => body(a.Eval(context));
+    public override SqlValue Eval(EvalContext context)
+    {
+        var x = a.Eval(context);
+        try
+        {
+            return body(x);
+        }
+        catch (Exception e) when (IsTypeError(e))
+        {
+            return SqlValue.Undefined;
+        }
+    }
 }
 
 internal sealed class Call2(string name, Expr a, Expr b, Func<SqlValue, SqlValue, SqlValue> body, int position) : CallExpr(name, [a, b], position)
 {
-    public override SqlValue Eval(EvalContext context) => body(a.Eval(context), b.Eval(context));
+    public override SqlValue Eval(EvalContext context)
+    {
+        var x = a.Eval(context);
+        var y = b.Eval(context);
+        try
+        {
+            return body(x, y);
+        }
+        catch (Exception e) when (IsTypeError(e))
+        {
+            return SqlValue.Undefined;
+        }
+    }
 }
 
 internal sealed class CallN(string name, Expr[] args, Func<SqlValue[], EvalContext, SqlValue> body, int position) : CallExpr(name, args, position)
@@ -381,7 +441,14 @@ internal sealed class CallN(string name, Expr[] args, Func<SqlValue[], EvalConte
         {
             values[i] = Args[i].Eval(context);
         }
-        return body(values, context);
+        try
+        {
+            return body(values, context);
+        }
+        catch (Exception e) when (IsTypeError(e))
+        {
+            return SqlValue.Undefined;
+        }
     }
 }
 

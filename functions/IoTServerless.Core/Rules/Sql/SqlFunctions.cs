@@ -8,7 +8,7 @@ namespace IoTServerless.Core.Rules.Sql;
 
 internal sealed record FunctionDef(int MinArgs, int MaxArgs, Func<string, Expr[], int, Expr> Build, bool AcceptsStar = false);
 
-/// <summary>The built-in functions of AWS IoT SQL 2016-03-23 (see docs/rules-sql.md for the list and deviations).</summary>
+/// <summary>The built-in functions of AWS IoT SQL 2016-03-23 (Rules/Sql/README.md lists them and the deviations from AWS).</summary>
 internal static class SqlFunctions
 {
     static readonly TimeSpan RegexTimeout = TimeSpan.FromMilliseconds(200);
@@ -57,7 +57,7 @@ internal static class SqlFunctions
             // Numbers.
             ["abs"] = F1(v => v.Type switch
             {
-                SqlType.Int => SqlValue.Int(Math.Abs(v.IntValue)),
+                SqlType.Int => v.IntValue == long.MinValue ? SqlValue.Decimal(-(double)long.MinValue) : SqlValue.Int(Math.Abs(v.IntValue)),
                 SqlType.Decimal or SqlType.String when v.TryToDecimal(out var d) => SqlValue.Decimal(Math.Abs(d)),
                 _ => SqlValue.Undefined,
             }),
@@ -161,18 +161,28 @@ internal static class SqlFunctions
         {
             return null;
         }
-        return RegexCache.GetOrAdd(pattern, static p =>
+        if (RegexCache.TryGetValue(pattern, out var cached))
         {
-            try
-            {
-                return new Regex(p, RegexOptions.CultureInvariant, RegexTimeout);
-            }
-            catch (ArgumentException)
-            {
-                return null;
-            }
-        });
+            return cached;
+        }
+        Regex? regex;
+        try
+        {
+            regex = new Regex(pattern, RegexOptions.CultureInvariant, RegexTimeout);
+        }
+        catch (ArgumentException)
+        {
+            regex = null;
+        }
+        // Patterns usually are literals; a bounded cache keeps patterns taken from payloads from growing it forever.
+        if (RegexCache.Count < MaxCachedPatterns)
+        {
+            RegexCache.TryAdd(pattern, regex);
+        }
+        return regex;
     }
+
+    const int MaxCachedPatterns = 1024;
 
     static bool Numbers(in SqlValue x, in SqlValue y, out double a, out double b)
     {
@@ -205,6 +215,10 @@ internal static class SqlFunctions
             return SqlValue.Undefined;
         }
         places = Math.Clamp(places, 0, 15);
+        if (Math.Abs(d) >= 7.9e27)
+        {
+            return SqlValue.Decimal(Math.Truncate(d));
+        }
         var truncated = (double)Math.Round((decimal)d, (int)places, MidpointRounding.ToZero);
         return truncated == Math.Floor(truncated) && Math.Abs(truncated) < 9e15 ? SqlValue.Int((long)truncated) : SqlValue.Decimal(truncated);
     }
@@ -419,7 +433,14 @@ internal static class SqlFunctions
         {
             return SqlValue.Undefined;
         }
-        return JodaTime.Format(args[0].StringValue, millis, zone, zoneId) is { } text ? SqlValue.String(text) : SqlValue.Undefined;
+        try
+        {
+            return JodaTime.Format(args[0].StringValue, millis, zone, zoneId) is { } text ? SqlValue.String(text) : SqlValue.Undefined;
+        }
+        catch (ArgumentOutOfRangeException)
+        {
+            return SqlValue.Undefined;
+        }
     }
 }
 

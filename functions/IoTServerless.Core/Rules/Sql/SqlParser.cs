@@ -71,12 +71,12 @@ internal sealed class SqlParser
         var selectValue = false;
         if (_token.IsKeyword("VALUE"))
         {
-            // SELECT VALUE expr, unless 'value' is a field name (followed by FROM, AS, ',', '.', '[' or an operator).
+            // SELECT VALUE expr, unless 'value' is a field name: followed by FROM, AS, ',', '.', the end, or a binary operator.
             var next = _lexer.Peek();
-            if (next.Kind is TokenKind.String or TokenKind.Int or TokenKind.Decimal or TokenKind.QuotedIdentifier
-                || next.IsSymbol("(") || next.IsSymbol("{")
-                || (next.Kind == TokenKind.Identifier && (!Reserved.Contains(next.Text) || next.IsKeyword("CASE") || next.IsKeyword("NOT")
-                    || next.IsKeyword("TRUE") || next.IsKeyword("FALSE") || next.IsKeyword("NULL"))))
+            var isField = next.Kind == TokenKind.End
+                || next.IsKeyword("FROM") || next.IsKeyword("AS") || next.IsKeyword("AND") || next.IsKeyword("OR") || next.IsKeyword("IN")
+                || (next.Kind == TokenKind.Symbol && next.Text is "," or "." or "+" or "*" or "/" or "%" or "=" or "<>" or "!=" or "<" or "<=" or ">" or ">=");
+            if (!isField)
             {
                 selectValue = true;
                 Advance();
@@ -176,27 +176,51 @@ internal sealed class SqlParser
         return new SelectItem(SelectItemKind.Expression, expression, name);
     }
 
-    Expr Expression() => OrRest(AndRest(NotLevel()));
+    const int MaxDepth = 200;
+    int _depth;
+
+    Expr Expression()
+    {
+        Enter();
+        var expression = OrRest(AndRest(NotLevel()));
+        _depth--;
+        return expression;
+    }
+
+    /// <summary>Bounds nesting so hostile SQL cannot exhaust the stack.</summary>
+    void Enter()
+    {
+        if (++_depth > MaxDepth)
+        {
+            throw Error($"Expression nested deeper than {MaxDepth} levels", _token.Position);
+        }
+    }
 
     Expr OrRest(Expr left)
     {
+        var depth = _depth;
         while (_token.IsKeyword("OR"))
         {
             var position = _token.Position;
             Advance();
+            Enter();
             left = new LogicalExpr(false, left, AndRest(NotLevel()), position);
         }
+        _depth = depth;
         return left;
     }
 
     Expr AndRest(Expr left)
     {
+        var depth = _depth;
         while (_token.IsKeyword("AND"))
         {
             var position = _token.Position;
             Advance();
+            Enter();
             left = new LogicalExpr(true, left, NotLevel(), position);
         }
+        _depth = depth;
         return left;
     }
 
@@ -206,7 +230,10 @@ internal sealed class SqlParser
         {
             var position = _token.Position;
             Advance();
-            return new NotExpr(NotLevel(), position);
+            Enter();
+            var operand = NotLevel();
+            _depth--;
+            return new NotExpr(operand, position);
         }
         return ComparisonRest(AdditiveRest(MultiplicativeRest(Unary())));
     }
@@ -238,21 +265,26 @@ internal sealed class SqlParser
 
     Expr AdditiveRest(Expr left)
     {
+        var depth = _depth;
         while (_token.IsSymbol("+") || _token.IsSymbol("-"))
         {
             var token = _token;
             Advance();
+            Enter();
             left = new ArithmeticExpr(token.Text == "+" ? ArithmeticOp.Add : ArithmeticOp.Subtract, left, MultiplicativeRest(Unary()), token.Position);
         }
+        _depth = depth;
         return left;
     }
 
     Expr MultiplicativeRest(Expr left)
     {
+        var depth = _depth;
         while (_token.IsSymbol("*") || _token.IsSymbol("/") || _token.IsSymbol("%"))
         {
             var token = _token;
             Advance();
+            Enter();
             var op = token.Text switch
             {
                 "*" => ArithmeticOp.Multiply,
@@ -261,6 +293,7 @@ internal sealed class SqlParser
             };
             left = new ArithmeticExpr(op, left, Unary(), token.Position);
         }
+        _depth = depth;
         return left;
     }
 
@@ -270,7 +303,9 @@ internal sealed class SqlParser
         {
             var position = _token.Position;
             Advance();
+            Enter();
             var operand = Unary();
+            _depth--;
             return operand is LiteralExpr { Value.Type: SqlType.Int or SqlType.Decimal } literal
                 ? new LiteralExpr(literal.Value.Type == SqlType.Int ? SqlValue.Int(-literal.Value.IntValue) : SqlValue.Decimal(-literal.Value.DecimalValue), position)
                 : new NegateExpr(operand, position);
@@ -278,15 +313,35 @@ internal sealed class SqlParser
         if (_token.IsSymbol("+"))
         {
             Advance();
-            return Unary();
+            Enter();
+            var operand = Unary();
+            _depth--;
+            return operand;
         }
         return Postfix(Primary());
     }
 
     Expr Postfix(Expr expression)
     {
+        var depth = _depth;
+        try
+        {
+            return PostfixChain(expression);
+        }
+        finally
+        {
+            _depth = depth;
+        }
+    }
+
+    Expr PostfixChain(Expr expression)
+    {
         while (true)
         {
+            if (_token.IsSymbol(".") || _token.IsSymbol("["))
+            {
+                Enter();
+            }
             if (_token.IsSymbol("."))
             {
                 var dot = _token;

@@ -445,7 +445,7 @@ internal static class SqlJson
                 {
                     var key = reader.GetString()!;
                     reader.Read();
-                    obj.Set(key, ReadValue(ref reader));
+                    obj.Add(key, ReadValue(ref reader));
                 }
                 return SqlValue.Object(obj);
             default:
@@ -473,7 +473,7 @@ internal static class SqlJson
         }
         try
         {
-            var reader = new Utf8JsonReader(utf8);
+            var reader = new Utf8JsonReader(utf8, new JsonReaderOptions { MaxDepth = 256 });
             if (!reader.Read())
             {
                 return SqlValue.Undefined;
@@ -518,7 +518,7 @@ internal static class SqlJson
                 var obj = new SqlObject();
                 foreach (var property in element.EnumerateObject())
                 {
-                    obj.Set(property.Name, FromElement(property.Value));
+                    obj.Add(property.Name, FromElement(property.Value));
                 }
                 return SqlValue.Object(obj);
             default:

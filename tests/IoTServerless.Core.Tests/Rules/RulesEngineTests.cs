@@ -2,6 +2,7 @@ using System.Text;
 using System.Text.Json;
 using IoTServerless.Core.Rules;
 using IoTServerless.Core.Rules.Engine;
+using IoTServerless.Core.Shadows;
 using IoTServerless.Testing;
 
 namespace IoTServerless.Core.Tests.Rules;
@@ -238,6 +239,28 @@ public sealed class RulesEngineTests(AzuriteFixture azurite) : IDisposable
         _host.Broker.Failure = () => new HttpRequestException("connection refused");
 
         await Assert.ThrowsAsync<RuleExecutionException>(() => _host.DispatchAsync(RulesTestHost.Message("farmA/sensor/soil-001/data", Reading(10))));
+    }
+
+    [Fact]
+    public async Task GetThingShadow_readsTheStoredShadow()
+    {
+        var pump = "pump-" + Guid.NewGuid().ToString("N")[..8];
+        var update = await _host.Get<ShadowService>().UpdateAsync(pump, null, """{"state":{"reported":{"valve":"open","flow":12.5}}}"""u8.ToArray(), default);
+        Assert.True(update.Accepted);
+        await _host.Rules.CreateAsync(new TopicRule
+        {
+            RuleName = "PumpContext",
+            Sql = "SELECT humidity, get_thing_shadow(pump, 'arn:aws:iam::1:role/r').state.reported.valve AS valve FROM 'farmA/sensor/+/data' WHERE get_thing_shadow(pump, 'arn').state.reported.flow > 10",
+            Actions = [new RuleAction { Republish = new RepublishAction { Topic = "farmA/context/${topic(3)}" } }],
+        }, default);
+
+        await _host.DispatchAsync(
+            RulesTestHost.Message("farmA/sensor/soil-001/data", $$"""{"humidity":30,"pump":"{{pump}}"}"""),
+            RulesTestHost.Message("farmA/sensor/soil-002/data", """{"humidity":31,"pump":"no-such-pump"}"""));
+
+        var published = Assert.Single(_host.Broker.Published);
+        Assert.Equal("farmA/context/soil-001", published.Topic);
+        Assert.Equal("""{"humidity":30,"valve":"open"}""", Encoding.UTF8.GetString(published.Payload.Span));
     }
 
     [Fact]

@@ -7,77 +7,24 @@ namespace IoTServerless.Broker.Sinks;
 /// <summary>
 /// Decides which published messages leave the broker: the reserved platform topics that the
 /// functions serve, and topics matched by a forwarded filter (the enabled rules' FROM filters).
-/// Filters are indexed so a publish costs a hash lookup or two plus the few filters that share its
-/// first level, not a scan of every filter: filters without wildcards by exact topic, the others by
-/// their first level (or in a short list when that level is itself a wildcard).
+/// The filters are a <see cref="TopicFilterIndex{T}"/>: a publish costs a hash lookup or two plus the few
+/// filters that share its first level, not a scan of every filter.
 /// </summary>
 public sealed class ForwardingIndex(IOptions<BrokerOptions> options)
 {
     const string ThingsPrefix = "$aws/things/";
     static readonly string[] PlatformPrefixes = [ThingsPrefix, "$aws/rules/", "$aws/certificates/", "$aws/provisioning-templates/"];
 
-    sealed class Filters
+    sealed record Filters(TopicFilterIndex<bool> Index, IReadOnlyList<string> All)
     {
-        public readonly HashSet<string> Exact = new(StringComparer.Ordinal);
-        public readonly Dictionary<string, List<string>> ByFirstLevel = new(StringComparer.Ordinal);
-        public readonly List<string> LeadingWildcard = [];
-        public readonly List<string> All = [];
-
-        public Filters(IEnumerable<string> filters)
+        public static Filters Of(IEnumerable<string> filters)
         {
-            foreach (var filter in filters.Where(MqttTopic.IsValidFilter).Distinct(StringComparer.Ordinal))
-            {
-                All.Add(filter);
-                if (filter.AsSpan().IndexOfAny('+', '#') < 0)
-                {
-                    Exact.Add(filter);
-                    continue;
-                }
-                var slash = filter.IndexOf('/');
-                var first = slash < 0 ? filter : filter[..slash];
-                if (first is "+" or "#")
-                {
-                    LeadingWildcard.Add(filter);
-                    continue;
-                }
-                if (!ByFirstLevel.TryGetValue(first, out var list))
-                {
-                    ByFirstLevel[first] = list = [];
-                }
-                list.Add(filter);
-            }
-        }
-
-        public bool Match(string topic)
-        {
-            if (Exact.Contains(topic))
-            {
-                return true;
-            }
-            var slash = topic.IndexOf('/');
-            var first = slash < 0 ? topic : topic[..slash];
-            if (ByFirstLevel.TryGetValue(first, out var candidates))
-            {
-                foreach (var filter in candidates)
-                {
-                    if (MqttTopic.Matches(filter, topic))
-                    {
-                        return true;
-                    }
-                }
-            }
-            foreach (var filter in LeadingWildcard)
-            {
-                if (MqttTopic.Matches(filter, topic))
-                {
-                    return true;
-                }
-            }
-            return false;
+            var valid = filters.Where(MqttTopic.IsValidFilter).Distinct(StringComparer.Ordinal).ToList();
+            return new Filters(new TopicFilterIndex<bool>(valid.Select(f => (f, true))), valid);
         }
     }
 
-    volatile Filters _filters = new(options.Value.Events.ForwardTopicFilters);
+    volatile Filters _filters = Filters.Of(options.Value.Events.ForwardTopicFilters);
 
     /// <summary>The valid filters in force.</summary>
     public IReadOnlyList<string> CurrentFilters => _filters.All;
@@ -97,7 +44,7 @@ public sealed class ForwardingIndex(IOptions<BrokerOptions> options)
             }
             return false;
         }
-        return _filters.Match(topic);
+        return _filters.Index.Any(topic);
     }
 
     static bool IsShadowTopic(string topic)
@@ -107,5 +54,5 @@ public sealed class ForwardingIndex(IOptions<BrokerOptions> options)
     }
 
     /// <summary>Replaces the forwarded filters (rule changes).</summary>
-    public void SetFilters(IEnumerable<string> filters) => _filters = new Filters(filters);
+    public void SetFilters(IEnumerable<string> filters) => _filters = Filters.Of(filters);
 }

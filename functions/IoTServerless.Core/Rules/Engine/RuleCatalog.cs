@@ -1,5 +1,6 @@
 using Azure;
 using IoTServerless.Core.Rules.Sql;
+using IoTServerless.Core.Topics;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -18,13 +19,19 @@ public sealed class RuleSet
 
     readonly Dictionary<string, CompiledRule> _byName;
 
+    readonly TopicFilterIndex<CompiledRule> _byFilter;
+
     public RuleSet(IReadOnlyList<CompiledRule> rules)
     {
         Rules = rules;
         _byName = rules.ToDictionary(r => r.Name, StringComparer.Ordinal);
+        _byFilter = new TopicFilterIndex<CompiledRule>(rules.Select(r => (r.Query.TopicFilter, r)));
     }
 
     public IReadOnlyList<CompiledRule> Rules { get; }
+
+    /// <summary>The rules whose FROM filter matches <paramref name="topic"/> (not for Basic Ingest topics).</summary>
+    public IEnumerable<CompiledRule> Matching(string topic) => _byFilter.Matches(topic);
 
     public CompiledRule? Find(string ruleName) => _byName.GetValueOrDefault(ruleName);
 }

@@ -152,13 +152,10 @@ public sealed class RulesEngine(
                 continue;
             }
             RuleMessage? ruleMessage = null;
-            foreach (var rule in set.Rules)
+            foreach (var rule in set.Matching(message.Topic))
             {
-                if (MqttTopic.Matches(rule.Query.TopicFilter, message.Topic))
-                {
-                    ruleMessage ??= ToRuleMessage(message, message.Topic);
-                    work.Add(new Work(rule, message, ruleMessage.Value));
-                }
+                ruleMessage ??= ToRuleMessage(message, message.Topic);
+                work.Add(new Work(rule, message, ruleMessage.Value));
             }
         }
         return work;

@@ -12,7 +12,8 @@ namespace IoTServerless.Functions.Rules;
 /// </summary>
 public sealed class RulesFunctions(TopicRuleService rules)
 {
-    static readonly JsonSerializerOptions Json = TopicRuleJson.Options;
+    /// <summary>A 200 written with the rule JSON's options: camelCase, absent fields left out (one key per action).</summary>
+    static OkObjectResult Ok(object value) => new(JsonSerializer.SerializeToElement(value, TopicRuleJson.Options));
 
     /// <summary>Body: <c>{"sql","description","ruleDisabled","awsIotSqlVersion","actions":[…],"errorAction":{…}}</c>.</summary>
     [Function("CreateTopicRule")]
@@ -47,7 +48,7 @@ public sealed class RulesFunctions(TopicRuleService rules)
         => RulesHttp.RunAsync(async () =>
         {
             var rule = await rules.GetAsync(ruleName, cancellationToken);
-            return new JsonResult(RulesHttp.Describe(rule, rules.ArnOf(ruleName)), Json);
+            return Ok(RulesHttp.Describe(rule, rules.ArnOf(ruleName)));
         });
 
     /// <summary><c>?topic=</c> (rules whose FROM filter is exactly that), <c>?ruleDisabled=</c>, <c>?maxResults=</c> (1–250), <c>?nextToken=</c>.</summary>
@@ -63,7 +64,7 @@ public sealed class RulesFunctions(TopicRuleService rules)
                 RulesHttp.QueryInt(request, "maxResults"),
                 RulesHttp.Query(request, "nextToken"),
                 cancellationToken);
-            return new JsonResult(new
+            return Ok(new
             {
                 rules = page.Items.Select(r => new
                 {
@@ -74,7 +75,7 @@ public sealed class RulesFunctions(TopicRuleService rules)
                     ruleDisabled = r.RuleDisabled,
                 }),
                 nextToken = page.NextToken,
-            }, Json);
+            });
         });
 
     [Function("DeleteTopicRule")]

@@ -1,8 +1,10 @@
 using System.Net;
+using System.Text.Json;
 using Azure;
 using Azure.Data.Tables;
 using IoTServerless.Core.Registry;
 using IoTServerless.Core.Storage;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace IoTServerless.Core.Rules;
@@ -19,7 +21,7 @@ public sealed record TopicRuleListItem(string RuleName, string TopicPattern, Dat
 /// <c>TopicFilter</c> (the SQL's FROM filter, so readers such as the broker need not parse SQL),
 /// <c>RuleDisabled</c> and <c>CreatedAt</c>. Writes are conditional (Add, or If-Match on the ETag read).
 /// </summary>
-public sealed class TopicRuleStore(TableClientProvider tables, IOptions<RulesOptions> options)
+public sealed class TopicRuleStore(TableClientProvider tables, IOptions<RulesOptions> options, ILogger<TopicRuleStore> logger)
 {
     public const string Partition = "rule";
 
@@ -103,7 +105,15 @@ public sealed class TopicRuleStore(TableClientProvider tables, IOptions<RulesOpt
         var rules = new List<StoredTopicRule>();
         await foreach (var entity in table.QueryAsync<TableEntity>(EnabledFilter(), cancellationToken: cancellationToken))
         {
-            rules.Add(Read(entity));
+            try
+            {
+                rules.Add(Read(entity));
+            }
+            catch (JsonException ex)
+            {
+                // One damaged entity (written by hand) must not stop every other rule.
+                logger.LogWarning(ex, "Rule {RuleName} is skipped: its stored JSON cannot be read", entity.RowKey);
+            }
         }
         return rules;
     }

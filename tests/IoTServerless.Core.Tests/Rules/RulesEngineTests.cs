@@ -264,6 +264,43 @@ public sealed class RulesEngineTests(AzuriteFixture azurite) : IDisposable
     }
 
     [Fact]
+    public async Task Republish_toDoubleDollarTopic_publishesToTheReservedTopic()
+    {
+        await _host.Rules.CreateAsync(new TopicRule
+        {
+            RuleName = "ToShadow",
+            Sql = $"SELECT VALUE {{'state': {{'reported': {{'humidity': humidity}}}}}} FROM '{SensorFilter}'",
+            Actions = [new RuleAction { Republish = new RepublishAction { Topic = "$$aws/things/${topic(3)}/shadow/update", Retain = true } }],
+        }, default);
+
+        await _host.DispatchAsync(RulesTestHost.Message("farmA/sensor/soil-001/data", Reading(33)));
+
+        var published = Assert.Single(_host.Broker.Published);
+        Assert.Equal("$aws/things/soil-001/shadow/update", published.Topic);
+        Assert.True(published.Retain);
+        Assert.Equal(0, published.Qos);
+        Assert.Equal("""{"state":{"reported":{"humidity":33}}}""", Encoding.UTF8.GetString(published.Payload.Span));
+    }
+
+    [Fact]
+    public async Task DamagedStoredRule_isSkipped_andTheOthersStillRun()
+    {
+        await _host.Rules.CreateAsync(LowHumidity(), default);
+        var table = _host.TableService.GetTableClient(_host.RulesTable);
+        await table.UpsertEntityAsync(new Azure.Data.Tables.TableEntity(TopicRuleStore.Partition, "Damaged")
+        {
+            ["Rule"] = "{not json",
+            ["TopicFilter"] = SensorFilter,
+            ["RuleDisabled"] = false,
+        });
+        _host.Get<RuleCatalog>().Invalidate();
+
+        await _host.DispatchAsync(RulesTestHost.Message("farmA/sensor/soil-001/data", Reading(10)));
+
+        Assert.Single(_host.Broker.Published);
+    }
+
+    [Fact]
     public void TryParseBasicIngest_splitsRuleNameAndInnerTopic()
     {
         Assert.True(RulesEngine.TryParseBasicIngest("$aws/rules/R1/a/b/c", out var rule, out var topic));

@@ -3,6 +3,7 @@ using System.Text.Json;
 using IoTServerless.Core.Rules;
 using IoTServerless.Core.Rules.Engine;
 using IoTServerless.Core.Shadows;
+using IoTServerless.Core.Tests.Storage;
 using IoTServerless.Testing;
 
 namespace IoTServerless.Core.Tests.Rules;
@@ -95,6 +96,29 @@ public sealed class RulesEngineTests(AzuriteFixture azurite) : IDisposable
 
         Assert.Equal(150, first.Count); // 3 partitions of 50: transactions, one row per message
         Assert.Equal(first, second);
+    }
+
+    [Fact]
+    public async Task RowsOfABatch_areWrittenInTransactions_notOneRequestPerRow()
+    {
+        await using var proxy = await InterceptingTableProxy.StartAsync(azurite.TablePort);
+        var singleWrites = 0;
+        proxy.BeforeWrite = path =>
+        {
+            if (path.Contains(_table, StringComparison.Ordinal))
+            {
+                Interlocked.Increment(ref singleWrites);
+            }
+            return Task.CompletedTask;
+        };
+        using var host = new RulesTestHost(azurite, connectionString: proxy.ConnectionString(azurite.ConnectionString, azurite.TablePort));
+        await host.Rules.CreateAsync(SoilTelemetry(), default);
+        var batch = Enumerable.Range(0, 250).Select(i => RulesTestHost.Message($"farmA/sensor/soil-{i % 2:000}/data", Reading(40, 20.5 + i))).ToArray();
+
+        await host.DispatchAsync(batch);
+
+        Assert.Equal(250, (await host.RowsAsync(_table)).Count);
+        Assert.Equal(0, singleWrites); // 2 partitions of 125 rows: 4 transactions, no row on its own
     }
 
     [Fact]

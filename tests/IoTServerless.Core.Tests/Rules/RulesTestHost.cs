@@ -20,7 +20,7 @@ sealed class RulesTestHost : IDisposable
 {
     readonly ServiceProvider _provider;
 
-    public RulesTestHost(AzuriteFixture azurite, IDictionary<string, string?>? settings = null)
+    public RulesTestHost(AzuriteFixture azurite, IDictionary<string, string?>? settings = null, string? connectionString = null)
     {
         RulesTable = "Rules" + Guid.NewGuid().ToString("N")[..12];
         var config = new Dictionary<string, string?>
@@ -34,7 +34,7 @@ sealed class RulesTestHost : IDisposable
         }
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(config).Build();
         var services = new ServiceCollection().AddLogging();
-        services.AddOptions<TableStorageOptions>().Configure(o => o.ConnectionString = azurite.ConnectionString);
+        services.AddOptions<TableStorageOptions>().Configure(o => o.ConnectionString = connectionString ?? azurite.ConnectionString);
         services.AddOptions<PlatformOptions>();
         services.AddSingleton<TableClientProvider>();
         services.AddSingleton<IBrokerClient>(Broker);

@@ -31,6 +31,8 @@ internal sealed class EvalContext
 
     FieldSet _fields = null!;
     bool[] _filled = [];
+    int[] _rawStart = [];
+    int[] _rawLength = [];
     int _pendingScan;
     SqlValue _root;
     bool _rootParsed;
@@ -41,6 +43,18 @@ internal sealed class EvalContext
     public SqlValue[] Slots = [];
 
     public SqlValue[]? Shadows;
+
+    SqlValue[] _items = new SqlValue[8];
+
+    /// <summary>Scratch room for the SELECT items' values (cleared when the context is returned).</summary>
+    public SqlValue[] Items(int count)
+    {
+        if (_items.Length < count)
+        {
+            _items = new SqlValue[count];
+        }
+        return _items;
+    }
 
     /// <summary>The thread's context, prepared for one evaluation; give it back with <see cref="Return"/>.</summary>
     public static EvalContext Rent(in RuleMessage message, FieldSet fields, SqlValue[]? shadows = null)
@@ -57,6 +71,7 @@ internal sealed class EvalContext
         context.Shadows = null;
         context._root = default;
         Array.Clear(context.Slots);
+        Array.Clear(context._items);
         t_cached = context;
     }
 
@@ -70,10 +85,13 @@ internal sealed class EvalContext
         {
             Slots = new SqlValue[Math.Max(count, 8)];
             _filled = new bool[Slots.Length];
+            _rawStart = new int[Slots.Length];
+            _rawLength = new int[Slots.Length];
         }
         else
         {
             Array.Clear(_filled, 0, count);
+            Array.Clear(_rawLength, 0, count);
         }
         _pendingScan = count;
         _rootParsed = false;
@@ -140,6 +158,14 @@ internal sealed class EvalContext
         MarkFilled(slots);
     }
 
+    /// <summary>The field's JSON text exactly as in the payload, when the scan read it there.</summary>
+    public bool TryGetRaw(int slot, out ReadOnlySpan<byte> json)
+    {
+        var length = _rawLength[slot];
+        json = length > 0 ? Message.Payload.Span.Slice(_rawStart[slot], length) : default;
+        return length > 0;
+    }
+
     void MarkFilled(int[] slots)
     {
         foreach (var slot in slots)
@@ -191,7 +217,10 @@ internal sealed class EvalContext
                 reader.Skip();
                 continue;
             }
+            var start = (int)reader.TokenStartIndex;
             Slots[match] = SqlJson.ReadValue(ref reader);
+            _rawStart[match] = start;
+            _rawLength[match] = (int)reader.BytesConsumed - start;
             _filled[match] = true;
             _pendingScan--;
             if (--wanted == 0)

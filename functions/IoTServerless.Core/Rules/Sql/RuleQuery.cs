@@ -37,6 +37,7 @@ public sealed class RuleQuery
     readonly SelectItem[] _items;
     readonly JsonEncodedText[] _encodedNames;
     readonly byte[][] _utf8Names;
+    readonly int[] _rawFieldSlots;
     readonly OutputMode _mode;
     readonly FieldSet _fields;
     readonly int[] _whereSlots;
@@ -69,6 +70,7 @@ public sealed class RuleQuery
 
         _encodedNames = [.. _items.Select(i => JsonEncodedText.Encode(i.Name, SqlJson.WriterOptions.Encoder))];
         _utf8Names = [.. _items.Select(i => System.Text.Encoding.UTF8.GetBytes(i.Name))];
+        _rawFieldSlots = [.. _items.Select(i => i.Expression is FieldExpr field ? field.Slot : -1)];
         var namedItems = _items.Where(i => i.Kind == SelectItemKind.Expression).ToList();
         var distinctNames = namedItems.Select(i => i.Name).Distinct(StringComparer.Ordinal).Count() == namedItems.Count;
         _mode = statement.SelectValue ? OutputMode.Value
@@ -250,6 +252,13 @@ public sealed class RuleQuery
                     writer.WriteStartObject();
                     for (var i = 0; i < _items.Length; i++)
                     {
+                        // A top-level payload field is copied as the payload wrote it (no number reformatting).
+                        if (_rawFieldSlots[i] >= 0 && context.TryGetRaw(_rawFieldSlots[i], out var raw))
+                        {
+                            writer.WritePropertyName(_encodedNames[i]);
+                            writer.WriteRawValue(raw, skipInputValidation: true);
+                            continue;
+                        }
                         var item = _items[i].Expression!.Eval(context);
                         if (!item.IsUndefined)
                         {
@@ -282,7 +291,7 @@ public sealed class RuleQuery
     bool WriteLeadingStar(EvalContext context, Utf8JsonWriter writer)
     {
         Span<bool> defined = stackalloc bool[_items.Length];
-        var values = new SqlValue[_items.Length];
+        var values = context.Items(_items.Length);
         for (var i = 1; i < _items.Length; i++)
         {
             values[i] = _items[i].Expression!.Eval(context);
@@ -384,7 +393,11 @@ public sealed class RuleQuery
     public override string ToString() => Sql;
 }
 
-/// <summary>The result of a rule over one message: whether WHERE matched, and the SELECT output (UTF-8 JSON, or the raw payload for SELECT * over a non-JSON payload).</summary>
+/// <summary>
+/// The result of a rule over one message: whether WHERE matched, and the SELECT output (UTF-8 JSON, or the raw
+/// payload for SELECT * over a non-JSON payload). For a lone <c>SELECT *</c> the output is the message's
+/// <see cref="RuleMessage.Payload"/> memory itself, not a copy; otherwise it is a fresh array.
+/// </summary>
 public readonly record struct RuleEvaluation(bool Matched, ReadOnlyMemory<byte> Output)
 {
     public static RuleEvaluation NotMatched => default;

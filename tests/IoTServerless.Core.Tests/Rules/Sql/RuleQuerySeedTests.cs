@@ -80,4 +80,45 @@ public sealed class RuleQuerySeedTests
             }
         });
     }
+
+    [Fact]
+    public void Matches_seedLowHumidity_allocatesNothingOnceWarm()
+    {
+        var query = RuleQuery.Compile(SeedLowHumidity);
+        var dry = Message();
+        var wet = Message(SensorPayload.Replace("30.2", "61.8", StringComparison.Ordinal));
+        for (var i = 0; i < 100; i++)
+        {
+            query.Matches(dry);
+            query.Matches(wet);
+        }
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        var matched = 0;
+        for (var i = 0; i < 1000; i++)
+        {
+            matched += query.Matches(dry) ? 1 : 0;
+            matched += query.Matches(wet) ? 1 : 0;
+        }
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        Assert.Equal(1000, matched);
+        Assert.Equal(0, allocated);
+    }
+
+    [Fact]
+    public void Evaluate_seedLowHumidity_notMatched_allocatesNothingOnceWarm()
+    {
+        var query = RuleQuery.Compile(SeedLowHumidity);
+        var wet = Message(SensorPayload.Replace("30.2", "61.8", StringComparison.Ordinal));
+        query.Evaluate(wet);
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < 1000; i++)
+        {
+            Assert.False(query.Evaluate(wet).Matched);
+        }
+
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
 }

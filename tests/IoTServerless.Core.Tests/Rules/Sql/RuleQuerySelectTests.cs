@@ -14,6 +14,15 @@ public sealed class RuleQuerySelectTests
         Assert.Equal("""{"ph":6.7,"temperature":21.5}""", Output("SELECT ph, temperature FROM '#'"));
 
     [Fact]
+    public void Select_topLevelFields_areCopiedAsWritten() =>
+        Assert.Equal("""{"a":21.50,"b":"\u00e9\"","c":{ "x" : [1, 2] },"d":1e3,"e":43}""",
+            Output("SELECT a, b, c, d, a * 2 AS e FROM '#'", """{"a":21.50,"b":"\u00e9\"","c":{ "x" : [1, 2] },"d":1e3}"""));
+
+    [Fact]
+    public void Select_fieldReadFromTheParsedPayload_isWrittenFromItsValue() =>
+        Assert.Equal("""{"a":1.5,"x":1}""", Output("SELECT a, get(*, 'b') AS x FROM '#' WHERE get(*, 'a') > 1", """{"a":1.50,"b":1}"""));
+
+    [Fact]
     public void Select_alias_renames() =>
         Assert.Equal("""{"t":21.5,"H":30.2}""", Output("SELECT temperature AS t, humidity as H FROM '#'"));
 

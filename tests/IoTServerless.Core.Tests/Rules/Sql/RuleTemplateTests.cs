@@ -60,6 +60,30 @@ public sealed class RuleTemplateTests
     public void Render_parseTime_formatsTheTimestamp() =>
         Assert.Equal("2025/11/28", Render("${parse_time('yyyy/MM/dd', timestamp())}"));
 
+    [Fact]
+    public void Render_doubleDollarReservedTopic_isLeftForTheRepublishAction() =>
+        Assert.Equal("$$aws/things/sensor-0042/shadow/update", Render("$$aws/things/${topic(3)}/shadow/update"));
+
+    [Fact]
+    public void Render_objectLiteralInsideTheExpression_isBalanced() =>
+        Assert.Equal("v=7!", Render("v=${get({'a': {'b': 7}}, 'a').b}!"));
+
+    [Fact]
+    public void Render_nonJsonPayload_fieldsAreEmptyContextStillWorks() =>
+        Assert.Equal("sensor-0042/", Render("${topic(3)}/${temperature}", BinaryMessage([1, 2, 3])));
+
+    [Fact]
+    public void Render_caseAndArithmetic_areEvaluated() =>
+        Assert.Equal("dry-60", Render("${CASE WHEN humidity < 35 THEN 'dry' ELSE 'wet' END}-${round(humidity * 2)}"));
+
+    [Fact]
+    public void Render_isSafeAcrossThreads()
+    {
+        var template = RuleTemplate.Compile("${topic(3)}:${n}");
+        Parallel.For(0, 1000, i =>
+            Assert.Equal($"s{i}:{i}", template.Render(Message($$"""{"n":{{i}}}""", $"farmA/sensor/s{i}/data"))));
+    }
+
     [Theory]
     [InlineData("a/${topic(3)", 1, 13, "Expected '}'")]
     [InlineData("a/${}", 1, 5, "Expected an expression")]

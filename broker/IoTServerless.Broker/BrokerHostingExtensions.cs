@@ -7,6 +7,7 @@ using IoTServerless.Broker.Mqtt;
 using IoTServerless.Broker.Sinks;
 using IoTServerless.Core;
 using IoTServerless.Core.Registry;
+using IoTServerless.Core.Rules;
 using IoTServerless.Core.Security;
 using IoTServerless.Core.Security.Certificates;
 using IoTServerless.Core.Security.Changes;
@@ -47,6 +48,7 @@ public static class BrokerHostingExtensions
         services.AddSingleton<DeviceGatekeeper>();
         AddEventSink(builder);
         AddAuthorization(builder);
+        AddRuleFilters(builder);
 
         services.AddHostedMqttServer(o => o
             .WithoutDefaultEndpoint()
@@ -74,9 +76,8 @@ public static class BrokerHostingExtensions
             return;
         }
         var services = builder.Services;
-        services.AddOptions<TableStorageOptions>().Bind(builder.Configuration.GetSection(TableStorageOptions.SectionName));
+        AddTableStorage(builder);
         services.AddOptions<PlatformOptions>().Bind(builder.Configuration.GetSection(PlatformOptions.SectionName));
-        services.AddSingleton<TableClientProvider>();
         services.AddSingleton<CertificateStore>();
         services.AddSingleton<ThingPrincipalStore>();
         services.AddSingleton<ThingStore>();
@@ -87,6 +88,34 @@ public static class BrokerHostingExtensions
         services.AddSingleton<DeviceAuthorizationResolver>();
         services.AddSingleton<IdentityChangeWatcher>();
         services.AddHostedService(sp => sp.GetRequiredService<IdentityChangeWatcher>());
+    }
+
+    static void AddTableStorage(WebApplicationBuilder builder)
+    {
+        if (builder.Services.Any(d => d.ServiceType == typeof(TableClientProvider)))
+        {
+            return;
+        }
+        builder.Services.AddOptions<TableStorageOptions>().Bind(builder.Configuration.GetSection(TableStorageOptions.SectionName));
+        builder.Services.AddSingleton<TableClientProvider>();
+    }
+
+    /// <summary>
+    /// When Table storage is configured (and <c>Broker:Events:RuleFilters</c> is not off), the broker
+    /// forwards what the enabled rules' FROM filters match, read from the rules table by <see cref="RuleFilterWatcher"/>.
+    /// </summary>
+    static void AddRuleFilters(WebApplicationBuilder builder)
+    {
+        var storage = builder.Configuration.GetSection(TableStorageOptions.SectionName).Get<TableStorageOptions>();
+        var enabled = builder.Configuration.GetValue($"{BrokerOptions.SectionName}:Events:RuleFilters", true);
+        if (!enabled || storage is null || string.IsNullOrEmpty(storage.ConnectionString) && storage.TableServiceUri is null)
+        {
+            return;
+        }
+        AddTableStorage(builder);
+        builder.Services.AddRuleStore(builder.Configuration);
+        builder.Services.AddSingleton<RuleFilterWatcher>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<RuleFilterWatcher>());
     }
 
     static void AddEventSink(WebApplicationBuilder builder)

@@ -142,6 +142,16 @@ public sealed class EventOptions
     [Range(10, 600_000)]
     public int MaxRetryDelayMilliseconds { get; set; } = 5_000;
 
-    /// <summary>Topic filters forwarded besides the reserved topics (the rules' FROM filters will join them).</summary>
+    /// <summary>Topic filters forwarded besides the reserved topics and the enabled rules' FROM filters.</summary>
     public List<string> ForwardTopicFilters { get; set; } = [];
+
+    /// <summary>
+    /// Read the enabled rules' FROM filters from the rules table (needs <c>Storage</c>) and forward what
+    /// they match. Off, only <see cref="ForwardTopicFilters"/> and the reserved topics are forwarded.
+    /// </summary>
+    public bool RuleFilters { get; set; } = true;
+
+    /// <summary>How often the rules' FROM filters are read; a rule change reaches the broker within about this long.</summary>
+    [Range(100, 60_000)]
+    public int RuleFilterPollMilliseconds { get; set; } = 2_000;
 }

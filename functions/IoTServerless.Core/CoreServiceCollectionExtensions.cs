@@ -1,5 +1,6 @@
 using IoTServerless.Core.Events;
 using IoTServerless.Core.Registry;
+using IoTServerless.Core.Rules;
 using IoTServerless.Core.Security.Certificates;
 using IoTServerless.Core.Security.Policies;
 using IoTServerless.Core.Shadows;
@@ -12,7 +13,7 @@ namespace IoTServerless.Core;
 
 public static class CoreServiceCollectionExtensions
 {
-    /// <summary>The domain services the function app runs: storage, events, registry, certificates, policies, broker client.</summary>
+    /// <summary>The domain services the function app runs: storage, events, registry, certificates, policies, shadows, rules, broker client.</summary>
     public static IHostApplicationBuilder AddIoTServerlessCore(this IHostApplicationBuilder builder)
     {
         var services = builder.Services;
@@ -32,6 +33,7 @@ public static class CoreServiceCollectionExtensions
         services.AddRegistry();
         services.AddPolicies();
         services.AddShadows(builder.Configuration);
+        services.AddRules(builder.Configuration);
         return builder;
     }
 }

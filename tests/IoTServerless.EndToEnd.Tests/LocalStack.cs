@@ -21,6 +21,9 @@ public sealed class LocalStack : IAsyncLifetime
             ["Broker:Events:WebhookUrl"] = $"http://127.0.0.1:{functionsPort}/api/events",
             ["Broker:Events:WebhookKey"] = TestFunctionApp.FunctionKey,
             ["Broker:Events:MaxRetryDelayMilliseconds"] = "500",
+            // The broker forwards what the enabled rules' FROM filters match, read from the rules table.
+            ["Broker:Events:RuleFilterPollMilliseconds"] = "500",
+            ["Storage:ConnectionString"] = Azurite.ConnectionString,
         });
         Functions = await TestFunctionApp.StartAsync(Azurite.ConnectionString, Broker.ApiUrl, port: functionsPort);
     }

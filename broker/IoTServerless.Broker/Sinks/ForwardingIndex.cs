@@ -7,13 +7,27 @@ namespace IoTServerless.Broker.Sinks;
 /// <summary>
 /// Decides which published messages leave the broker: the reserved platform topics that the
 /// functions serve, and topics matched by a forwarded filter (the enabled rules' FROM filters).
+/// The filters are a <see cref="TopicFilterIndex{T}"/>: a publish costs a hash lookup or two plus the few
+/// filters that share its first level, not a scan of every filter.
 /// </summary>
 public sealed class ForwardingIndex(IOptions<BrokerOptions> options)
 {
     const string ThingsPrefix = "$aws/things/";
     static readonly string[] PlatformPrefixes = [ThingsPrefix, "$aws/rules/", "$aws/certificates/", "$aws/provisioning-templates/"];
 
-    volatile string[] _filters = [.. options.Value.Events.ForwardTopicFilters.Where(MqttTopic.IsValidFilter)];
+    sealed record Filters(TopicFilterIndex<bool> Index, IReadOnlyList<string> All)
+    {
+        public static Filters Of(IEnumerable<string> filters)
+        {
+            var valid = filters.Where(MqttTopic.IsValidFilter).Distinct(StringComparer.Ordinal).ToList();
+            return new Filters(new TopicFilterIndex<bool>(valid.Select(f => (f, true))), valid);
+        }
+    }
+
+    volatile Filters _filters = Filters.Of(options.Value.Events.ForwardTopicFilters);
+
+    /// <summary>The valid filters in force.</summary>
+    public IReadOnlyList<string> CurrentFilters => _filters.All;
 
     public bool ShouldForward(string topic)
     {
@@ -30,14 +44,7 @@ public sealed class ForwardingIndex(IOptions<BrokerOptions> options)
             }
             return false;
         }
-        foreach (var filter in _filters)
-        {
-            if (MqttTopic.Matches(filter, topic))
-            {
-                return true;
-            }
-        }
-        return false;
+        return _filters.Index.Any(topic);
     }
 
     static bool IsShadowTopic(string topic)
@@ -47,5 +54,5 @@ public sealed class ForwardingIndex(IOptions<BrokerOptions> options)
     }
 
     /// <summary>Replaces the forwarded filters (rule changes).</summary>
-    public void SetFilters(IEnumerable<string> filters) => _filters = [.. filters.Where(MqttTopic.IsValidFilter)];
+    public void SetFilters(IEnumerable<string> filters) => _filters = Filters.Of(filters);
 }

@@ -1,0 +1,94 @@
+namespace IoTServerless.Core.Topics;
+
+/// <summary>
+/// Topic filters with a value each, indexed so that matching a topic costs a hash lookup or two plus the
+/// few filters sharing its first level rather than a scan of every filter: filters without wildcards by
+/// exact topic, the others by their first level, and a short list for filters that start with a
+/// wildcard. Matching is <see cref="MqttTopic.Matches"/> (a leading wildcard never matches a <c>$</c>
+/// topic). Immutable once built; build a new one on change.
+/// </summary>
+public sealed class TopicFilterIndex<T>
+{
+    readonly Dictionary<string, List<(string Filter, T Value)>> _exact = new(StringComparer.Ordinal);
+    readonly Dictionary<string, List<(string Filter, T Value)>> _byFirstLevel = new(StringComparer.Ordinal);
+    readonly List<(string Filter, T Value)> _leadingWildcard = [];
+
+    /// <summary>Indexes the valid filters of <paramref name="entries"/>; invalid ones are left out.</summary>
+    public TopicFilterIndex(IEnumerable<(string Filter, T Value)> entries)
+    {
+        foreach (var entry in entries)
+        {
+            if (!MqttTopic.IsValidFilter(entry.Filter))
+            {
+                continue;
+            }
+            Count++;
+            if (entry.Filter.AsSpan().IndexOfAny('+', '#') < 0)
+            {
+                Add(_exact, entry.Filter, entry);
+                continue;
+            }
+            var first = FirstLevel(entry.Filter);
+            if (first is "+" or "#")
+            {
+                _leadingWildcard.Add(entry);
+                continue;
+            }
+            Add(_byFirstLevel, first, entry);
+        }
+    }
+
+    /// <summary>How many (valid) filters are indexed.</summary>
+    public int Count { get; }
+
+    static void Add(Dictionary<string, List<(string, T)>> map, string key, (string, T) entry)
+    {
+        if (!map.TryGetValue(key, out var list))
+        {
+            map[key] = list = [];
+        }
+        list.Add(entry);
+    }
+
+    static string FirstLevel(string topic)
+    {
+        var slash = topic.IndexOf('/');
+        return slash < 0 ? topic : topic[..slash];
+    }
+
+    /// <summary>The values of every filter that matches <paramref name="topic"/>.</summary>
+    public IEnumerable<T> Matches(string topic)
+    {
+        if (_exact.TryGetValue(topic, out var exact))
+        {
+            foreach (var (_, value) in exact)
+            {
+                yield return value;
+            }
+        }
+        if (_byFirstLevel.Count > 0 && _byFirstLevel.TryGetValue(FirstLevel(topic), out var candidates))
+        {
+            foreach (var (filter, value) in candidates)
+            {
+                if (MqttTopic.Matches(filter, topic))
+                {
+                    yield return value;
+                }
+            }
+        }
+        foreach (var (filter, value) in _leadingWildcard)
+        {
+            if (MqttTopic.Matches(filter, topic))
+            {
+                yield return value;
+            }
+        }
+    }
+
+    /// <summary>Whether any filter matches <paramref name="topic"/>.</summary>
+    public bool Any(string topic)
+    {
+        using var matches = Matches(topic).GetEnumerator();
+        return matches.MoveNext();
+    }
+}

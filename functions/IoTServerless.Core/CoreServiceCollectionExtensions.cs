@@ -1,6 +1,7 @@
 using IoTServerless.Core.Events;
 using IoTServerless.Core.Registry;
 using IoTServerless.Core.Rules;
+using IoTServerless.Core.Rules.Actions;
 using IoTServerless.Core.Security.Certificates;
 using IoTServerless.Core.Security.Policies;
 using IoTServerless.Core.Shadows;
@@ -34,6 +35,7 @@ public static class CoreServiceCollectionExtensions
         services.AddPolicies();
         services.AddShadows(builder.Configuration);
         services.AddRules(builder.Configuration);
+        services.AddRuleActions(builder.Configuration);
         return builder;
     }
 }

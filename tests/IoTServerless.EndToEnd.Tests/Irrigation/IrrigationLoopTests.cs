@@ -4,10 +4,12 @@ using System.Text;
 using System.Text.Json;
 using Azure.Data.Tables;
 using FarmSimulator.Provisioning;
+using IoTServerless.Broker.Sinks;
 using IoTServerless.Testing;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
 using MQTTnet;
 using MQTTnet.Protocol;
 
@@ -35,6 +37,10 @@ public sealed class IrrigationLoopTests(LocalStack stack) : IAsyncLifetime
             }
             Assert.True(created.IsSuccessStatusCode, $"{name}: {(int)created.StatusCode} {await created.Content.ReadAsStringAsync()}");
         }
+        // A rule change reaches the broker's forwarding index within its poll interval (5 s at most).
+        var forwarding = stack.Broker.Services.GetRequiredService<ForwardingIndex>();
+        Assert.True(await Eventually.TrueAsync(() => Task.FromResult(forwarding.CurrentFilters.Contains("farmA/sensor/+/data")), TimeSpan.FromSeconds(5)),
+            "the broker should forward the seed rules' topics within 5 s");
     }
 
     public Task DisposeAsync() => Task.CompletedTask;
@@ -186,7 +192,7 @@ public sealed class IrrigationLoopTests(LocalStack stack) : IAsyncLifetime
         Assert.Equal("e2e-broken", failure.GetProperty("clientId").GetString());
         Assert.Equal("""{"humidity":12}""", Encoding.UTF8.GetString(Convert.FromBase64String(failure.GetProperty("base64OriginalPayload").GetString()!)));
         var failed = Assert.Single(failure.GetProperty("failures").EnumerateArray());
-        Assert.Equal("http", failed.GetProperty("failedAction").GetString());
+        Assert.Equal("HttpAction", failed.GetProperty("failedAction").GetString());
         Assert.Contains("/broken", failed.GetProperty("failedResource").GetString());
         Assert.Contains("500", failed.GetProperty("errorMessage").GetString());
         Assert.True(Volatile.Read(ref attempts) > 1, $"the webhook should have been retried (attempts: {attempts})");

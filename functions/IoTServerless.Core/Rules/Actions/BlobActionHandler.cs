@@ -21,7 +21,7 @@ public sealed class BlobActionHandler : IRuleActionHandler
     readonly RuleStorageClientProvider _storage;
     readonly RuleActionOptions _options;
     readonly RuleActionRetry _retry;
-    readonly RuleActionTemplates _templates = new();
+    readonly RuleTemplates _templates = new();
     readonly ILogger<BlobActionHandler> _logger;
 
     public BlobActionHandler(RuleStorageClientProvider storage, IOptions<RuleActionOptions> options, ILogger<BlobActionHandler> logger, TimeProvider? time = null)
@@ -52,9 +52,9 @@ public sealed class BlobActionHandler : IRuleActionHandler
         {
             problems.Add("blobName: is required");
         }
-        else if (RuleActionTemplates.IsTemplate(blob.BlobName))
+        else if (RuleTemplates.IsTemplate(blob.BlobName))
         {
-            if (RuleActionTemplates.Check("blobName", blob.BlobName) is { } problem)
+            if (RuleTemplates.Check("blobName", blob.BlobName) is { } problem)
             {
                 problems.Add(problem);
             }

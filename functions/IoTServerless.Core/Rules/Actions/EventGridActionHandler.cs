@@ -50,7 +50,7 @@ public sealed class EventGridActionHandler : IRuleActionHandler
     readonly IEventGridPublisherFactory _publishers;
     readonly RuleActionOptions _options;
     readonly RuleActionRetry _retry;
-    readonly RuleActionTemplates _templates = new();
+    readonly RuleTemplates _templates = new();
     readonly ILogger<EventGridActionHandler> _logger;
 
     public EventGridActionHandler(IEventGridPublisherFactory publishers, IOptions<RuleActionOptions> options, ILogger<EventGridActionHandler> logger, TimeProvider? time = null)
@@ -78,11 +78,11 @@ public sealed class EventGridActionHandler : IRuleActionHandler
         {
             problems.Add("type: is required");
         }
-        else if (eventGrid.Type.Length > 256 || RuleActionTemplates.IsTemplate(eventGrid.Type))
+        else if (eventGrid.Type.Length > 256 || RuleTemplates.IsTemplate(eventGrid.Type))
         {
             problems.Add("type: must be literal text of at most 256 characters");
         }
-        if (eventGrid.Subject is { } subject && RuleActionTemplates.Check("subject", subject) is { } problem)
+        if (eventGrid.Subject is { } subject && RuleTemplates.Check("subject", subject) is { } problem)
         {
             problems.Add(problem);
         }

@@ -13,7 +13,7 @@ namespace IoTServerless.Core.Rules.Actions;
 public sealed class HttpActionHandler : IRuleActionHandler
 {
     readonly RuleWebhookSender _sender;
-    readonly RuleActionTemplates _templates = new();
+    readonly RuleTemplates _templates = new();
     readonly RuleActionOptions _options;
     readonly ILogger<HttpActionHandler> _logger;
 

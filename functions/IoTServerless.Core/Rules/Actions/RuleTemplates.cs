@@ -3,12 +3,17 @@ using IoTServerless.Core.Rules.Sql;
 
 namespace IoTServerless.Core.Rules.Actions;
 
-/// <summary>Substitution templates compiled once per text and kept (actions render them per message).</summary>
+/// <summary>
+/// Action fields that may hold substitution templates (<c>${expression}</c>), each distinct text
+/// compiled once and kept; text without <c>${</c> is used as it is.
+/// </summary>
 public sealed class RuleTemplates
 {
     const int MaxEntries = 10_000;
 
     readonly ConcurrentDictionary<string, RuleTemplate> _compiled = new(StringComparer.Ordinal);
+
+    public static bool IsTemplate(string text) => text.Contains("${", StringComparison.Ordinal);
 
     /// <summary>The compiled template; throws <see cref="RuleSqlException"/> when it does not compile.</summary>
     public RuleTemplate Get(string text)
@@ -17,18 +22,23 @@ public sealed class RuleTemplates
         {
             return template;
         }
-        template = RuleTemplate.Compile(text);
         if (_compiled.Count >= MaxEntries)
         {
             _compiled.Clear();
         }
-        _compiled[text] = template;
-        return template;
+        return _compiled.GetOrAdd(text, RuleTemplate.Compile);
     }
 
-    /// <summary>Checks a template on save: null when it compiles, else the problem with its position.</summary>
+    /// <summary>The field's value for this message; throws <see cref="RuleSqlException"/> for a template that does not compile.</summary>
+    public string Render(string text, in RuleMessage message) => IsTemplate(text) ? Get(text).Render(in message) : text;
+
+    /// <summary>Checks a field on save: null when it is literal or a template that compiles, else the problem with its position.</summary>
     public static string? Check(string field, string text)
     {
+        if (!IsTemplate(text))
+        {
+            return null;
+        }
         try
         {
             RuleTemplate.Compile(text);
@@ -36,7 +46,7 @@ public sealed class RuleTemplates
         }
         catch (RuleSqlException ex)
         {
-            return $"{field} '{text}' is not a valid substitution template: {ex.Reason} (column {ex.Column}).";
+            return $"{field} '{text}' is not a valid substitution template: {ex.Reason} (line {ex.Line}, column {ex.Column}).";
         }
     }
 }

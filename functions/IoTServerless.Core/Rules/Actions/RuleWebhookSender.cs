@@ -124,7 +124,7 @@ internal sealed partial class RuleWebhookSender(IHttpClientFactory httpClients, 
             return;
         }
         var probe = text;
-        if (RuleActionTemplates.IsTemplate(text))
+        if (RuleTemplates.IsTemplate(text))
         {
             if (!allowTemplates)
             {
@@ -136,7 +136,7 @@ internal sealed partial class RuleWebhookSender(IHttpClientFactory httpClients, 
                 problems.Add($"{field}: the scheme and host must be literal; substitution templates may appear only in the path and query");
                 return;
             }
-            if (RuleActionTemplates.Check(field, text) is { } templateProblem)
+            if (RuleTemplates.Check(field, text) is { } templateProblem)
             {
                 problems.Add(templateProblem);
                 return;
@@ -195,7 +195,7 @@ internal sealed partial class RuleWebhookSender(IHttpClientFactory httpClients, 
             {
                 problems.Add($"{field}.value: must not contain line breaks");
             }
-            if (RuleActionTemplates.Check($"{field}.value", header.Value) is { } templateProblem)
+            if (RuleTemplates.Check($"{field}.value", header.Value) is { } templateProblem)
             {
                 problems.Add(templateProblem);
             }

@@ -6,8 +6,8 @@ using Xunit;
 namespace IoTServerless.Testing;
 
 /// <summary>
-/// A real Azurite (the npm package, installed into .local/azurite on first use) on free loopback
-/// ports with its own data folder; stopped by its PID.
+/// A real Azurite (the npm package, installed into .local/azurite on first use) with its table, blob
+/// and queue servers on free loopback ports and its own data folder; stopped by its PID.
 /// </summary>
 public sealed class AzuriteFixture : IAsyncLifetime
 {
@@ -20,21 +20,25 @@ public sealed class AzuriteFixture : IAsyncLifetime
 
     public int TablePort { get; private set; }
 
-    public string ConnectionString => $"DefaultEndpointsProtocol=http;AccountName={DevAccount};AccountKey={DevKey};TableEndpoint=http://127.0.0.1:{TablePort}/{DevAccount};";
+    public int BlobPort { get; private set; }
+
+    public int QueuePort { get; private set; }
+
+    public string ConnectionString => $"DefaultEndpointsProtocol=http;AccountName={DevAccount};AccountKey={DevKey};TableEndpoint=http://127.0.0.1:{TablePort}/{DevAccount};BlobEndpoint=http://127.0.0.1:{BlobPort}/{DevAccount};QueueEndpoint=http://127.0.0.1:{QueuePort}/{DevAccount};";
 
     public async Task InitializeAsync()
     {
         var main = await EnsureInstalledAsync();
         _location = Directory.CreateTempSubdirectory("azurite-").FullName;
-        await StartAsync(main, FreeTcpPort.Next());
+        await StartAsync(main, FreeTcpPort.Next(), FreeTcpPort.Next(), FreeTcpPort.Next());
     }
 
-    /// <summary>Stops Azurite and starts it again on the same port and data (a storage outage).</summary>
+    /// <summary>Stops Azurite and starts it again on the same ports and data (a storage outage).</summary>
     public async Task RestartAsync(TimeSpan downtime)
     {
         await StopAsync();
         await Task.Delay(downtime);
-        await StartAsync(await EnsureInstalledAsync(), TablePort);
+        await StartAsync(await EnsureInstalledAsync(), TablePort, BlobPort, QueuePort);
     }
 
     public async Task StopAsync()
@@ -48,12 +52,21 @@ public sealed class AzuriteFixture : IAsyncLifetime
         _process = null;
     }
 
-    async Task StartAsync(string main, int port)
+    async Task StartAsync(string main, int tablePort, int blobPort, int queuePort)
     {
-        TablePort = port;
+        TablePort = tablePort;
+        BlobPort = blobPort;
+        QueuePort = queuePort;
         var start = new ProcessStartInfo("node")
         {
-            ArgumentList = { main, "--tableHost", "127.0.0.1", "--tablePort", port.ToString(), "--location", _location!, "--skipApiVersionCheck", "--disableProductStyleUrl", "--silent" },
+            ArgumentList =
+            {
+                main,
+                "--tableHost", "127.0.0.1", "--tablePort", tablePort.ToString(),
+                "--blobHost", "127.0.0.1", "--blobPort", blobPort.ToString(),
+                "--queueHost", "127.0.0.1", "--queuePort", queuePort.ToString(),
+                "--location", _location!, "--skipApiVersionCheck", "--disableProductStyleUrl", "--silent",
+            },
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
@@ -64,24 +77,30 @@ public sealed class AzuriteFixture : IAsyncLifetime
         _process.BeginOutputReadLine();
         _process.BeginErrorReadLine();
         var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (DateTime.UtcNow < deadline)
+        foreach (var port in new[] { tablePort, blobPort, queuePort })
         {
-            if (_process.HasExited)
+            while (true)
             {
-                throw new InvalidOperationException($"Azurite exited with code {_process.ExitCode}.");
-            }
-            try
-            {
-                using var probe = new TcpClient();
-                await probe.ConnectAsync(IPAddress.Loopback, port);
-                return;
-            }
-            catch (SocketException)
-            {
-                await Task.Delay(100);
+                if (_process.HasExited)
+                {
+                    throw new InvalidOperationException($"Azurite exited with code {_process.ExitCode}.");
+                }
+                if (DateTime.UtcNow >= deadline)
+                {
+                    throw new TimeoutException($"Azurite did not start listening on port {port} within 30 s.");
+                }
+                try
+                {
+                    using var probe = new TcpClient();
+                    await probe.ConnectAsync(IPAddress.Loopback, port);
+                    break;
+                }
+                catch (SocketException)
+                {
+                    await Task.Delay(100);
+                }
             }
         }
-        throw new TimeoutException("Azurite did not start listening within 30 s.");
     }
 
     public async Task DisposeAsync()
@@ -101,11 +120,11 @@ public sealed class AzuriteFixture : IAsyncLifetime
 
     static readonly SemaphoreSlim InstallLock = new(1, 1);
 
-    /// <summary>The Azurite table server's entry script, installing the pinned package first if needed.</summary>
+    /// <summary>Azurite's entry script (table, blob and queue servers in one process), installing the pinned package first if needed.</summary>
     public static async Task<string> EnsureInstalledAsync()
     {
         var prefix = Path.Combine(RepoPaths.Local, "azurite");
-        var main = Path.Combine(prefix, "node_modules", "azurite", "dist", "src", "table", "main.js");
+        var main = Path.Combine(prefix, "node_modules", "azurite", "dist", "src", "azurite.js");
         await InstallLock.WaitAsync();
         try
         {

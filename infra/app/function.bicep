@@ -86,6 +86,9 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
         { name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING', value: 'ClientId=${identityClientId};Authorization=AAD' }
         // The platform (README "Configuration").
         { name: 'Storage__TableServiceUri', value: storage.properties.primaryEndpoints.table }
+        // Rule actions `queue` and `blob` write to the same account.
+        { name: 'Storage__QueueServiceUri', value: storage.properties.primaryEndpoints.queue }
+        { name: 'Storage__BlobServiceUri', value: storage.properties.primaryEndpoints.blob }
         { name: 'Storage__ManagedIdentityClientId', value: identityClientId }
         { name: 'BrokerApi__BaseUrl', value: brokerApiBaseUrl }
         { name: 'BrokerApi__Key', value: '@Microsoft.KeyVault(SecretUri=${brokerApiKeySecretUri})' }

@@ -28,6 +28,8 @@ public sealed class WiringTests(CompiledTemplate template, Xunit.Abstractions.IT
         ["Broker:Tls:ClientCaPath"] = "optional CA bundle; without it CONNECT decides (certificates registered without a CA)",
         ["Broker:Events:WebhookUrl"] = "Webhook sink only (local); Azure uses the EventGrid sink",
         ["Broker:Events:WebhookKey"] = "Webhook sink only (local)",
+        ["Storage:QueueServiceUri"] = "bound with the shared Storage section; the broker uses tables only",
+        ["Storage:BlobServiceUri"] = "bound with the shared Storage section; the broker uses tables only",
     };
 
     /// <summary>Settings the Functions host and its extensions read, not our code.</summary>

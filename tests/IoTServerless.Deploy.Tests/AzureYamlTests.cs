@@ -97,6 +97,18 @@ public sealed partial class AzureYamlTests
         Assert.All(hooks, h => Assert.True(File.Exists(Path.Combine(RepoPaths.Root, h)), h));
     }
 
+    [SkippableFact]
+    public void Shell_scripts_are_shellcheck_clean()
+    {
+        var shellcheck = (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator)
+            .Select(d => Path.Combine(d, "shellcheck")).FirstOrDefault(File.Exists);
+        Skip.If(shellcheck is null, "shellcheck is not installed (Debian: apt-get install shellcheck)");
+        var scripts = Directory.GetFiles(Path.Combine(CompiledTemplate.Infra, "scripts"), "*.sh");
+        Assert.NotEmpty(scripts);
+        var result = Run.Process(shellcheck!, RepoPaths.Root, null, scripts);
+        Assert.True(result.ExitCode == 0, result.Output);
+    }
+
     [Fact]
     public void Infra_has_the_azd_template_shape()
     {

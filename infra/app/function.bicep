@@ -90,6 +90,8 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
         { name: 'Storage__QueueServiceUri', value: storage.properties.primaryEndpoints.queue }
         { name: 'Storage__BlobServiceUri', value: storage.properties.primaryEndpoints.blob }
         { name: 'Storage__ManagedIdentityClientId', value: identityClientId }
+        // Rule actions that call Azure with the app's identity (eventGrid; function with an audience).
+        { name: 'Rules__Actions__ManagedIdentityClientId', value: identityClientId }
         { name: 'BrokerApi__BaseUrl', value: brokerApiBaseUrl }
         { name: 'BrokerApi__Key', value: '@Microsoft.KeyVault(SecretUri=${brokerApiKeySecretUri})' }
         { name: 'CertificateAuthority__Kind', value: 'KeyVault' }

@@ -19,6 +19,7 @@ public sealed class WiringTests(CompiledTemplate template, Xunit.Abstractions.IT
     static readonly Dictionary<string, string> FunctionsOptional = new(StringComparer.OrdinalIgnoreCase)
     {
         ["Storage:ConnectionString"] = "local runs (Azurite); Azure uses Storage:TableServiceUri with the identity",
+        ["Rules:Actions:FunctionAuthAudience"] = "only for function actions that call another app protected by Entra ID (a bearer token for this audience)",
     };
 
     /// <summary>Keys the broker reads that have no default and that Azure does not need.</summary>

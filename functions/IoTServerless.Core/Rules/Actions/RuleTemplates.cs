@@ -46,7 +46,7 @@ public sealed class RuleTemplates
         }
         catch (RuleSqlException ex)
         {
-            return $"{field} '{text}' is not a valid substitution template: {ex.Reason} (line {ex.Line}, column {ex.Column}).";
+            return $"{field}: '{text}' is not a valid substitution template: {ex.Reason} (line {ex.Line}, column {ex.Column}).";
         }
     }
 }

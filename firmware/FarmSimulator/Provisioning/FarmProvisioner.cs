@@ -59,7 +59,7 @@ public sealed class FarmProvisioner(HttpClient http, TextWriter output)
         await EnsureThingAsync(thing, attributes, cancellationToken);
         using var certificate = X509Certificate2.CreateFromPem(File.ReadAllText(certificatePath));
         var certificateId = Convert.ToHexStringLower(SHA256.HashData(certificate.RawData));
-        await SendAsync(HttpMethod.Post, "api/certificate/register-no-ca", new { certificatePem = certificate.ExportCertificatePem(), status = "ACTIVE" }, cancellationToken, allowConflict: true);
+        (await SendAsync(HttpMethod.Post, "api/certificate/register-no-ca", new { certificatePem = certificate.ExportCertificatePem(), status = "ACTIVE" }, cancellationToken, allowConflict: true)).Dispose();
         await AttachAsync(thing, certificateId, policies, cancellationToken);
     }
 
@@ -74,6 +74,8 @@ public sealed class FarmProvisioner(HttpClient http, TextWriter output)
         {
             using var existing = X509Certificate2.CreateFromPem(File.ReadAllText(certificatePath));
             certificateId = Convert.ToHexStringLower(SHA256.HashData(existing.RawData));
+            // Issued by an earlier run; a platform with fresh storage does not know it yet.
+            (await SendAsync(HttpMethod.Post, "api/certificate/register-no-ca", new { certificatePem = existing.ExportCertificatePem(), status = "ACTIVE" }, cancellationToken, allowConflict: true)).Dispose();
         }
         else
         {

@@ -42,18 +42,7 @@ public sealed class HttpActionHandler : IRuleActionHandler
     }
 
     public Task<IReadOnlyList<string?>> ExecuteAsync(IReadOnlyList<RuleActionInvocation> invocations, CancellationToken cancellationToken)
-        => RuleActionBatch.RunAsync(invocations, _options.MaxConcurrency, ExecuteOneAsync, cancellationToken);
-
-    async Task<string?> ExecuteOneAsync(RuleActionInvocation invocation, CancellationToken cancellationToken)
-    {
-        var error = await SendAsync(invocation, cancellationToken);
-        if (error is not null)
-        {
-            _logger.LogWarning("Rule {RuleName} action {ActionKind} to {Resource} failed for message {MessageId}: {Error}",
-                invocation.RuleName, Kind, Resource(invocation.Action), RuleActionContent.MessageId(invocation.Message), error);
-        }
-        return error;
-    }
+        => RuleActionBatch.RunAsync(this, invocations, _options.MaxConcurrency, SendAsync, _logger, cancellationToken);
 
     async Task<string?> SendAsync(RuleActionInvocation invocation, CancellationToken cancellationToken)
     {

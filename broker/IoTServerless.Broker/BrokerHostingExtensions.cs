@@ -176,6 +176,14 @@ public static class BrokerHostingExtensions
                 listen.UseHttps(Tls());
             });
         }
+        if (options.WebSockets.Forwarded.Enabled)
+        {
+            kestrel.Listen(IPAddress.Parse(options.WebSockets.Forwarded.BindAddress), options.WebSockets.Forwarded.Port, listen =>
+            {
+                listeners.ForwardedWebSockets = listen;
+                listen.Protocols = HttpProtocols.Http1;
+            });
+        }
         kestrel.Listen(IPAddress.Parse(options.Api.BindAddress), options.Api.Port, listen =>
         {
             listeners.Api = listen;
@@ -199,6 +207,7 @@ public static class BrokerHostingExtensions
             }
             return next(context);
         });
+        app.UseMiddleware<ForwardedClientCertificateMiddleware>();
         app.UseWebSockets();
         app.MapMqtt(wsPath);
         app.MapInternalApi();

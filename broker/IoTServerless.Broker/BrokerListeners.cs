@@ -8,8 +8,12 @@ public sealed class BrokerListeners
     internal ListenOptions? Mqtt { get; set; }
     internal ListenOptions? WebSockets { get; set; }
     internal ListenOptions? Api { get; set; }
+    internal ListenOptions? ForwardedWebSockets { get; set; }
 
     public int MqttPort => Mqtt?.IPEndPoint?.Port ?? 0;
     public int WebSocketPort => WebSockets?.IPEndPoint?.Port ?? 0;
     public int ApiPort => Api?.IPEndPoint?.Port ?? 0;
+
+    /// <summary>The plain-HTTP WebSocket listener behind a certificate-forwarding ingress; 0 when off.</summary>
+    public int ForwardedWebSocketPort => ForwardedWebSockets?.IPEndPoint?.Port ?? 0;
 }

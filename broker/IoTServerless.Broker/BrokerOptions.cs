@@ -64,6 +64,28 @@ public sealed class WebSocketListenerOptions
     public int Port { get; set; } = 8443;
 
     public string Path { get; set; } = "/mqtt";
+
+    /// <summary>MQTT over WebSockets behind a TLS-terminating ingress that forwards the client certificate (Azure Container Apps on 443).</summary>
+    public ForwardedWebSocketOptions Forwarded { get; set; } = new();
+}
+
+/// <summary>
+/// A plain-HTTP WebSocket listener for an ingress that terminates TLS, requires the device's client
+/// certificate and forwards it in a header (Azure Container Apps' HTTP ingress with
+/// <c>clientCertificateMode: require</c>, Envoy's <c>X-Forwarded-Client-Cert</c>). Only this listener
+/// reads the header; it must be reachable only through that ingress.
+/// </summary>
+public sealed class ForwardedWebSocketOptions
+{
+    public bool Enabled { get; set; }
+
+    public string BindAddress { get; set; } = "0.0.0.0";
+
+    [Range(0, 65535)]
+    public int Port { get; set; } = 8080;
+
+    /// <summary>The header carrying the client certificate: Envoy's <c>Cert="…"</c> element (URL-encoded PEM), or a PEM or base64 DER certificate.</summary>
+    public string Header { get; set; } = "X-Forwarded-Client-Cert";
 }
 
 public sealed class ApiListenerOptions

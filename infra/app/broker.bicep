@@ -1,8 +1,9 @@
 // The MQTT broker on Container Apps. One replica (all connection state lives in the replica that owns
-// the connection; more replicas need the Redis backplane of DESIGN.md). Ingress is TCP pass-through, so
-// the broker terminates TLS itself and sees device certificates:
-//   8883 MQTT over TLS (main ingress, external)
-//   8443 MQTT over WSS (additional port, external; Container Apps reserves 80/443 for HTTP ingress)
+// the connection; more replicas need the Redis backplane of DESIGN.md). Ports:
+//   443  MQTT over WSS: the main ingress is HTTP, terminates TLS, requires the device's client
+//        certificate (clientCertificateMode: require) and forwards it in X-Forwarded-Client-Cert to the
+//        broker's forwarded WebSocket listener on 8080, which checks it as the TLS listener does
+//   8883 MQTT over TLS: an additional TCP port, passed through, so the broker terminates TLS itself
 //   8081 internal API + /healthz (additional port, internal to the environment's network)
 param location string
 param tags object
@@ -23,7 +24,7 @@ param serverCertificateSecretUri string
 param batchWindowMilliseconds int = 250
 
 var mqttPort = 8883
-var webSocketPort = 8443
+var forwardedWebSocketPort = 8080
 var apiPort = 8081
 var tlsDirectory = '/mnt/tls'
 
@@ -50,11 +51,12 @@ resource app 'Microsoft.App/containerApps@2024-03-01' = {
       activeRevisionsMode: 'Single'
       ingress: {
         external: true
-        transport: 'tcp'
-        targetPort: mqttPort
-        exposedPort: mqttPort
+        transport: 'http'
+        targetPort: forwardedWebSocketPort
+        allowInsecure: false
+        clientCertificateMode: 'require'
         additionalPortMappings: [
-          { external: true, targetPort: webSocketPort, exposedPort: webSocketPort }
+          { external: true, targetPort: mqttPort, exposedPort: mqttPort }
           { external: false, targetPort: apiPort, exposedPort: apiPort }
         ]
       }
@@ -72,7 +74,10 @@ resource app 'Microsoft.App/containerApps@2024-03-01' = {
           resources: { cpu: json('1.0'), memory: '2Gi' }
           env: [
             { name: 'Broker__Mqtt__Port', value: string(mqttPort) }
-            { name: 'Broker__WebSockets__Port', value: string(webSocketPort) }
+            // WSS reaches the broker through the ingress on 443 only (no direct TLS WebSocket listener).
+            { name: 'Broker__WebSockets__Enabled', value: 'false' }
+            { name: 'Broker__WebSockets__Forwarded__Enabled', value: 'true' }
+            { name: 'Broker__WebSockets__Forwarded__Port', value: string(forwardedWebSocketPort) }
             { name: 'Broker__Api__BindAddress', value: '0.0.0.0' }
             { name: 'Broker__Api__Port', value: string(apiPort) }
             { name: 'Broker__Api__Key', secretRef: 'broker-api-key' }
@@ -125,6 +130,6 @@ resource app 'Microsoft.App/containerApps@2024-03-01' = {
 output name string = app.name
 output fqdn string = '${app.name}.${environment.properties.defaultDomain}'
 output mqttPort int = mqttPort
-output webSocketPort int = webSocketPort
+output webSocketPort int = 443
 // Reached from the function app over the VNet.
 output internalApiUrl string = 'http://${app.name}.internal.${environment.properties.defaultDomain}:${apiPort}/'

@@ -71,4 +71,4 @@ for attempt in 1 2 3 4 5 6; do
   sleep 20
 done
 
-echo "==> broker: mqtts://${BROKER_HOST:-?}:${BROKER_MQTT_PORT:-8883}  wss://${BROKER_HOST:-?}:${BROKER_WSS_PORT:-8443}/mqtt"
+echo "==> broker: mqtts://${BROKER_HOST:-?}:${BROKER_MQTT_PORT:-8883}  wss://${BROKER_HOST:-?}:${BROKER_WSS_PORT:-443}/mqtt"

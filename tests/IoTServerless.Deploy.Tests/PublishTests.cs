@@ -59,7 +59,7 @@ public sealed partial class PublishTests
 
         var defaults = new BrokerOptions();
         var exposed = runtime.Where(i => i.Keyword == "EXPOSE").SelectMany(i => i.Arguments.Split(' ', StringSplitOptions.RemoveEmptyEntries)).Select(int.Parse).ToHashSet();
-        Assert.Equal(new[] { defaults.Mqtt.Port, defaults.WebSockets.Port, defaults.Api.Port }.Order(), exposed.Order());
+        Assert.Equal(new[] { defaults.Mqtt.Port, defaults.WebSockets.Port, defaults.WebSockets.Forwarded.Port, defaults.Api.Port }.Order(), exposed.Order());
         // The image listens where the Container App's ingress and probes expect it (checked against the Bicep in WiringTests).
         var env = string.Join(' ', runtime.Where(i => i.Keyword == "ENV").Select(i => i.Arguments));
         Assert.Contains("Broker__Api__BindAddress=0.0.0.0", env, StringComparison.Ordinal);

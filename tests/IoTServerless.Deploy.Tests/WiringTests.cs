@@ -164,16 +164,19 @@ public sealed class WiringTests(CompiledTemplate template, Xunit.Abstractions.IT
         var defaults = new BrokerOptions();
         var app = Assert.Single(template.Resources("Microsoft.App/containerApps"));
         var ingress = app["properties"]!["configuration"]!["ingress"]!;
-        Assert.Equal("tcp", ingress["transport"]!.GetValue<string>());
+        // 443: HTTP ingress that requires the device certificate and forwards it to the broker's forwarded WebSocket listener.
+        Assert.Equal("http", ingress["transport"]!.GetValue<string>());
+        Assert.Equal("require", ingress["clientCertificateMode"]!.GetValue<string>());
         var env = BrokerEnvironment();
         int Port(string name, int fallback) => env.TryGetValue(name, out var v) ? int.Parse(v, System.Globalization.CultureInfo.InvariantCulture) : fallback;
+        Assert.Equal("true", env["Broker__WebSockets__Forwarded__Enabled"]);
+        var forwarded = Port("Broker__WebSockets__Forwarded__Port", defaults.WebSockets.Forwarded.Port);
         var mqtt = Port("Broker__Mqtt__Port", defaults.Mqtt.Port);
-        var wss = Port("Broker__WebSockets__Port", defaults.WebSockets.Port);
         var api = Port("Broker__Api__Port", defaults.Api.Port);
         int Value(JsonNode node) => int.Parse(CompiledTemplate.Evaluate(node, app), System.Globalization.CultureInfo.InvariantCulture);
-        Assert.Equal(mqtt, Value(ingress["targetPort"]!));
+        Assert.Equal(forwarded, Value(ingress["targetPort"]!));
         var additional = ingress["additionalPortMappings"]!.AsArray().Select(p => (Target: Value(p!["targetPort"]!), External: p["external"]!.GetValue<bool>())).ToList();
-        Assert.Contains((wss, true), additional);
+        Assert.Contains((mqtt, true), additional);
         Assert.Contains((api, false), additional);
 
         var container = Assert.Single(app["properties"]!["template"]!["containers"]!.AsArray())!;

@@ -13,7 +13,7 @@ public static class FunctionsHostingExtensions
         builder.Services.AddOptions<EventRetentionOptions>().Bind(builder.Configuration.GetSection(EventRetentionOptions.SectionName));
 
         // The example of user code in the irrigation loop (the LowHumidity rule's function action).
-        builder.Services.AddOptions<IrrigationOptions>().Bind(builder.Configuration.GetSection(IrrigationOptions.SectionName));
+        builder.Services.AddOptions<IrrigationOptions>().Bind(builder.Configuration.GetSection(IrrigationOptions.SectionName)).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton<IrrigationController>();
         return builder;
     }

@@ -3,7 +3,6 @@ using System.Globalization;
 using System.Text;
 using Azure;
 using Azure.Data.Tables;
-using FarmSimulator.Certificates;
 using FarmSimulator.Simulation;
 using IoTServerless.Device;
 
@@ -151,21 +150,9 @@ public sealed class RulesLoad(RulesLoadOptions options, Action<string> log) : IA
 
     async Task ConnectAllAsync(CancellationToken cancellationToken)
     {
-        var caPath = Path.Combine(options.CertificateDirectory, DevPki.CaCertificateFile);
         foreach (var sensor in options.Sensors)
         {
-            _devices.Add((sensor, new DeviceClient(new DeviceConnectionOptions
-            {
-                Host = options.Host,
-                Port = options.Port,
-                ClientId = sensor,
-                CertificatePath = DevPki.DeviceCertificatePath(options.CertificateDirectory, sensor),
-                KeyPath = DevPki.DeviceKeyPath(options.CertificateDirectory, sensor),
-                CaCertificatePath = caPath,
-                CleanSession = true,
-                AutoReconnect = false,
-                Timeout = TimeSpan.FromSeconds(60),
-            })));
+            _devices.Add((sensor, LoadDevices.Create(options.Host, options.Port, options.CertificateDirectory, sensor)));
         }
         await Parallel.ForEachAsync(_devices, new ParallelOptions { MaxDegreeOfParallelism = 16, CancellationToken = cancellationToken },
             async (device, token) => await device.Client.ConnectAsync(token));

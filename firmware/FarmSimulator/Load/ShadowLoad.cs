@@ -2,7 +2,6 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
-using FarmSimulator.Certificates;
 using IoTServerless.Device;
 
 namespace FarmSimulator.Load;
@@ -79,21 +78,9 @@ public sealed class ShadowLoad(ShadowLoadOptions options, Action<string> log) : 
 
     async Task ConnectAllAsync(CancellationToken cancellationToken)
     {
-        var caPath = Path.Combine(options.CertificateDirectory, DevPki.CaCertificateFile);
         foreach (var thing in options.ThingNames)
         {
-            var client = new DeviceClient(new DeviceConnectionOptions
-            {
-                Host = options.Host,
-                Port = options.Port,
-                ClientId = thing,
-                CertificatePath = DevPki.DeviceCertificatePath(options.CertificateDirectory, thing),
-                KeyPath = DevPki.DeviceKeyPath(options.CertificateDirectory, thing),
-                CaCertificatePath = caPath,
-                CleanSession = true,
-                AutoReconnect = false,
-                Timeout = TimeSpan.FromSeconds(60),
-            });
+            var client = LoadDevices.Create(options.Host, options.Port, options.CertificateDirectory, thing);
             var device = new Device(thing, client);
             _devices.Add(device);
             await client.SubscribeAsync(device.EchoTopic, QualityOfService.AtLeastOnce, (_, payload) => Complete(device, payload, ok: true), cancellationToken);

@@ -17,6 +17,7 @@ RUNS=${1:-3}; shift 2>/dev/null || true
 CASES=("$@"); [ ${#CASES[@]} -eq 0 ] && CASES=(fanin-q0-e2e fanin-q1-e2e fanin-q1-e2e-w1 latency conns-tls)
 BENCH=${BENCH:-$(cd "$ROOT/../shared/bench" 2>/dev/null && pwd)}
 CONNS=${CONNS:-10000}
+WARMUP=${WARMUP:-3}
 TARGETS=(${TARGETS:-mosquitto iot-sink-off iot-sink-on})
 OUT=${OUT:-$LOCAL/bench/broker-$(date -u +%Y%m%dT%H%M%SZ).jsonl}
 CERTS=/tmp/bench/certs
@@ -27,7 +28,11 @@ need node; need dotnet; command -v mosquitto >/dev/null || echo "warning: mosqui
 
 [ -f "$CERTS/server.key" ] || "$BENCH/scripts/gen-certs.sh" "$CERTS" >/dev/null
 (cd "$BENCH/loadgen" && dotnet build -c Release -nologo -v q -clp:ErrorsOnly -o bin/Release/net10.0) || exit 1
-dotnet build broker/IoTServerless.Broker -c Release -nologo -v q -clp:ErrorsOnly || exit 1
+# The broker as its image ships it (Dockerfile): published ReadyToRun, so a fresh process runs
+# precompiled code instead of spending its first seconds in the JIT.
+BROKER_DIR=$LOCAL/bench/broker
+dotnet publish broker/IoTServerless.Broker -c Release -r linux-x64 --self-contained false -p:PublishReadyToRun=true \
+  -o "$BROKER_DIR" -nologo -v q -clp:ErrorsOnly || exit 1
 dotnet build functions/IoTServerless.Functions -c Release -nologo -v q -clp:ErrorsOnly || exit 1
 install_azurite
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
@@ -64,7 +69,7 @@ start_target() { # prints the PID
     mosquitto) "$BENCH/scripts/start-mosquitto.sh" ;;
     iot-sink-off|iot-sink-on|iot-authz)
       local sink=None authz=false; [ "$1" = iot-sink-on ] && sink=Webhook; [ "$1" = iot-authz ] && authz=true
-      (cd broker/IoTServerless.Broker/bin/Release/net10.0 && Logging__LogLevel__Default=Warning \
+      (cd "$BROKER_DIR" && Logging__LogLevel__Default=Warning \
         Broker__Mqtt__BindAddress=127.0.0.1 Broker__Mqtt__Port=18843 Broker__WebSockets__Enabled=false \
         Broker__Api__Port=18844 Broker__Api__Key="$API_KEY" \
         Broker__Tls__ServerCertificatePath=$CERTS/server.crt Broker__Tls__ServerKeyPath=$CERTS/server.key \
@@ -84,9 +89,9 @@ cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
 wait_idle() { local t0 t1; for _ in $(seq 20); do t0=$(cpu_ticks "$1"); sleep 0.5; t1=$(cpu_ticks "$1"); [ $((t1 - t0)) -le 2 ] && return 0; done; }
 args_of() {
   case $1 in
-    fanin-q0-e2e)    echo "fanin --publishers 20 --subscribers 1 --qos 0 --flow e2e --inflight 32 --duration 10 --warmup 3" ;;
-    fanin-q1-e2e)    echo "fanin --publishers 20 --subscribers 1 --qos 1 --flow e2e --inflight 32 --duration 10 --warmup 3" ;;
-    fanin-q1-e2e-w1) echo "fanin --publishers 20 --subscribers 1 --qos 1 --flow e2e --inflight 1 --duration 10 --warmup 3" ;;
+    fanin-q0-e2e)    echo "fanin --publishers 20 --subscribers 1 --qos 0 --flow e2e --inflight 32 --duration 10 --warmup $WARMUP" ;;
+    fanin-q1-e2e)    echo "fanin --publishers 20 --subscribers 1 --qos 1 --flow e2e --inflight 32 --duration 10 --warmup $WARMUP" ;;
+    fanin-q1-e2e-w1) echo "fanin --publishers 20 --subscribers 1 --qos 1 --flow e2e --inflight 1 --duration 10 --warmup $WARMUP" ;;
     latency)         echo "latency --rate 1000 --qos 0 --duration 10 --warmup 2" ;;
     conns-tls)       echo "conns --count $CONNS --concurrency 64 --hold 5 --src-ips 127.0.0.2-127.0.0.20" ;;
   esac

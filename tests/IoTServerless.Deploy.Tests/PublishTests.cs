@@ -1,4 +1,5 @@
 using System.Reflection;
+using System.Reflection.PortableExecutable;
 using System.Text.RegularExpressions;
 using IoTServerless.Broker;
 using IoTServerless.Testing;
@@ -104,6 +105,12 @@ public sealed partial class PublishTests
             }
             Assert.True(File.Exists(Map("/app/IoTServerless.Broker.dll")), "the build stage did not publish the broker to /app");
             Assert.True(File.Exists(Map("/app/IoTServerless.Core.dll")));
+            // Published ReadyToRun: the assemblies carry precompiled code (a ManagedNativeHeader).
+            foreach (var assembly in new[] { "IoTServerless.Broker.dll", "IoTServerless.Core.dll", "MQTTnet.Server.dll" })
+            {
+                using var pe = new PEReader(File.OpenRead(Map("/app/" + assembly)));
+                Assert.True(pe.PEHeaders.CorHeader!.ManagedNativeHeaderDirectory.Size > 0, $"{assembly} is not ReadyToRun");
+            }
         }
         finally
         {

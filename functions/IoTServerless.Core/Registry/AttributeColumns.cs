@@ -44,5 +44,26 @@ internal static class AttributeColumns
         }
     }
 
+    /// <summary>
+    /// AWS's <c>attributePayload</c> on update: with <paramref name="merge"/> the changes are merged into
+    /// the stored attributes and an empty value removes one; without it they replace them all.
+    /// </summary>
+    public static Dictionary<string, string> Apply(IReadOnlyDictionary<string, string> stored, IReadOnlyDictionary<string, string> changes, bool merge)
+    {
+        var result = merge ? new Dictionary<string, string>(stored, StringComparer.Ordinal) : new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (name, value) in changes)
+        {
+            if (value.Length == 0)
+            {
+                result.Remove(name);
+            }
+            else
+            {
+                result[name] = value;
+            }
+        }
+        return result;
+    }
+
     static string Hash(string name) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(name)))[..32];
 }

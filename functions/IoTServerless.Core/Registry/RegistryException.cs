@@ -18,7 +18,7 @@ public enum RegistryError
     /// <summary>409 DeleteConflictException (the resource is still in use).</summary>
     DeleteConflict,
 
-    /// <summary>409 LimitExceededException (a per-resource limit would be exceeded).</summary>
+    /// <summary>410 LimitExceededException (a per-resource limit would be exceeded), as AWS IoT answers it.</summary>
     LimitExceeded,
 }
 
@@ -32,6 +32,7 @@ public sealed class RegistryException(RegistryError error, string message)
     {
         RegistryError.InvalidRequest => 400,
         RegistryError.ResourceNotFound => 404,
+        RegistryError.LimitExceeded => 410,
         _ => 409,
     };
 

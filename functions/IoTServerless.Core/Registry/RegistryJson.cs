@@ -27,22 +27,39 @@ public static class RegistryJson
         using var doc = Parse(body);
         var root = doc.RootElement;
         var (attributes, merge) = AttributePayloadOf(root, "attributePayload", "attributePayload");
-        long? expectedVersion = null;
-        if (Property(root, "expectedVersion") is { } v)
-        {
-            expectedVersion = v.ValueKind == JsonValueKind.Number && v.TryGetInt64(out var n) && n >= 0
-                ? n
-                : throw RegistryException.Invalid("expectedVersion must be a non-negative integer.");
-        }
         return new UpdateThingRequest
         {
             ThingTypeName = OptionalString(root, "thingTypeName", "thingTypeName"),
             RemoveThingType = OptionalBool(root, "removeThingType", "removeThingType") ?? false,
             Attributes = attributes,
             Merge = merge,
-            ExpectedVersion = expectedVersion,
+            ExpectedVersion = ExpectedVersionOf(root),
         };
     }
+
+    /// <summary><c>{"thingGroupProperties":{"thingGroupDescription"?, "attributePayload"?:{"attributes":{…},"merge"?}}, "expectedVersion"?}</c>.</summary>
+    public static UpdateThingGroupRequest ParseUpdateThingGroup(ReadOnlySpan<byte> body)
+    {
+        using var doc = Parse(body);
+        var root = doc.RootElement;
+        var properties = Property(root, "thingGroupProperties") ?? throw RegistryException.Invalid("thingGroupProperties is required.");
+        RequireObject(properties, "thingGroupProperties");
+        var (attributes, merge) = AttributePayloadOf(properties, "attributePayload", "thingGroupProperties.attributePayload");
+        return new UpdateThingGroupRequest
+        {
+            ThingGroupDescription = OptionalString(properties, "thingGroupDescription", "thingGroupProperties.thingGroupDescription"),
+            Attributes = attributes,
+            Merge = merge,
+            ExpectedVersion = ExpectedVersionOf(root),
+        };
+    }
+
+    static long? ExpectedVersionOf(JsonElement root)
+        => Property(root, "expectedVersion") is not { } v
+            ? null
+            : v.ValueKind == JsonValueKind.Number && v.TryGetInt64(out var n) && n >= 0
+                ? n
+                : throw RegistryException.Invalid("expectedVersion must be a non-negative integer.");
 
     /// <summary><c>{"thingTypeProperties"?:{"thingTypeDescription"?, "searchableAttributes"?:[…]}}</c>.</summary>
     public static CreateThingTypeRequest ParseCreateThingType(ReadOnlySpan<byte> body)

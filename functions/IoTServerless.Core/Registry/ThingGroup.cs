@@ -38,3 +38,20 @@ public sealed record CreateThingGroupRequest
 
     public IReadOnlyDictionary<string, string> Attributes { get; init; } = new Dictionary<string, string>();
 }
+
+/// <summary>UpdateThingGroup's body: what is null stays as it is.</summary>
+public sealed record UpdateThingGroupRequest
+{
+    public string? ThingGroupDescription { get; init; }
+
+    /// <summary>Null leaves the attributes as they are.</summary>
+    public IReadOnlyDictionary<string, string>? Attributes { get; init; }
+
+    /// <summary>Merge into the stored attributes ("" removes one) instead of replacing them all.</summary>
+    public bool Merge { get; init; }
+
+    public long? ExpectedVersion { get; init; }
+}
+
+/// <summary>UpdateThingGroup's answer: the group's new version.</summary>
+public sealed record UpdateThingGroupResult(long Version);

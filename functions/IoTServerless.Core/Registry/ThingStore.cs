@@ -145,19 +145,7 @@ public sealed class ThingStore(TableClientProvider tables, TimeProvider? time = 
             var attributes = AttributeColumns.Read(entity);
             if (request.Attributes is not null)
             {
-                var merged = request.Merge ? new Dictionary<string, string>(attributes, StringComparer.Ordinal) : new Dictionary<string, string>(StringComparer.Ordinal);
-                foreach (var (name, value) in request.Attributes)
-                {
-                    if (value.Length == 0)
-                    {
-                        merged.Remove(name);
-                    }
-                    else
-                    {
-                        merged[name] = value;
-                    }
-                }
-                attributes = merged;
+                attributes = AttributeColumns.Apply(attributes, request.Attributes, request.Merge);
             }
             RegistryNames.RequireAttributeCount(attributes.Count, newType is not null);
             entity["ThingTypeName"] = newType;

@@ -38,6 +38,22 @@ public sealed class ThingGroupsFunctions(ThingGroupStore groups)
             RegistryHttp.Query(request, "parentGroup"), RegistryHttp.QueryBool(request, "recursive"),
             RegistryHttp.QueryInt(request, "maxResults"), RegistryHttp.Query(request, "nextToken"), cancellationToken)));
 
+    /// <summary>
+    /// <c>{"thingGroupProperties":{"thingGroupDescription"?, "attributePayload"?:{"attributes", "merge"?}}, "expectedVersion"?}</c>;
+    /// answers <c>{"version"}</c>.
+    /// </summary>
+    [Function("UpdateThingGroup")]
+    public Task<IActionResult> UpdateThingGroupAsync(
+        [HttpTrigger(AuthorizationLevel.Function, "patch", Route = "thing-groups/{thingGroupName}")] HttpRequest request,
+        string thingGroupName,
+        CancellationToken cancellationToken)
+        => RegistryHttp.RunAsync(async () =>
+        {
+            RegistryNames.RequireThingGroupName(thingGroupName);
+            var body = RegistryJson.ParseUpdateThingGroup(await RegistryHttp.ReadBodyAsync(request, cancellationToken));
+            return new OkObjectResult(await groups.UpdateAsync(thingGroupName, body, cancellationToken));
+        });
+
     /// <summary>A group with child groups is a 409; its memberships go with it.</summary>
     [Function("DeleteThingGroup")]
     public Task<IActionResult> DeleteThingGroupAsync(

@@ -183,10 +183,9 @@ public sealed class AuthorizationTests(AzuriteFixture azurite) : IAsyncLifetime
         Assert.Equal(MqttClientSubscribeResultCode.NotAuthorized, codes["farmA/pump/+/cmd"]);
     }
 
-    [Fact]
-    public async Task Receive_isCheckedAtDelivery_aWildcardSubscriptionHearsOnlyAllowedTopics()
+    /// <summary>A policy that allows subscribing to farmA/# but receiving only the device's own commands.</summary>
+    async Task<string> CreateWideSubscribePolicyAsync()
     {
-        // A policy that allows subscribing to farmA/# but receiving only the device's own commands.
         var policy = Unique("wide-subscribe");
         await CreatePolicyAsync(policy, """
             {"Version":"2012-10-17","Statement":[
@@ -195,9 +194,11 @@ public sealed class AuthorizationTests(AzuriteFixture azurite) : IAsyncLifetime
               {"Effect":"Allow","Action":"iot:Receive","Resource":"arn:aws:iot:*:*:topic/farmA/pump/${iot:Connection.Thing.ThingName}/cmd"}
             ]}
             """);
-        var pump = Unique("pump");
-        var (certificate, _) = await ProvisionAsync(pump, policy);
-        using var client = await ConnectAsync(pump, certificate);
+        return policy;
+    }
+
+    static List<string> CollectTopics(IMqttClient client)
+    {
         var received = new List<string>();
         client.ApplicationMessageReceivedAsync += e =>
         {
@@ -207,13 +208,19 @@ public sealed class AuthorizationTests(AzuriteFixture azurite) : IAsyncLifetime
             }
             return Task.CompletedTask;
         };
-        await client.SubscribeAsync("farmA/#", MqttQualityOfServiceLevel.AtLeastOnce);
+        return received;
+    }
 
+    async Task PublishFromPlatformAsync(string topic, string payload, bool retain = false)
+    {
         using var api = new HttpClient { BaseAddress = _broker.ApiUrl };
         api.DefaultRequestHeaders.Add("x-broker-key", TestBroker.ApiKey);
-        (await api.PostAsync("internal/v1/publish?topic=farmA%2Fpump%2Fpump-other%2Fcmd&qos=1", new StringContent("other"))).EnsureSuccessStatusCode();
-        (await api.PostAsync($"internal/v1/publish?topic=farmA%2Fpump%2F{pump}%2Fcmd&qos=1", new StringContent("mine"))).EnsureSuccessStatusCode();
+        (await api.PostAsync($"internal/v1/publish?topic={Uri.EscapeDataString(topic)}&qos=1&retain={(retain ? "true" : "false")}", new StringContent(payload))).EnsureSuccessStatusCode();
+    }
 
+    /// <summary>Waits for the device's own command, then checks that the other pump's never arrived.</summary>
+    static async Task AssertHearsOnlyOwnCommandAsync(List<string> received, string pump)
+    {
         Assert.True(await Eventually.TrueAsync(() =>
         {
             lock (received)
@@ -224,8 +231,40 @@ public sealed class AuthorizationTests(AzuriteFixture azurite) : IAsyncLifetime
         await Task.Delay(300);
         lock (received)
         {
-            Assert.DoesNotContain("farmA/pump/pump-other/cmd", received);
+            Assert.DoesNotContain(received, t => t != $"farmA/pump/{pump}/cmd");
         }
+    }
+
+    [Fact]
+    public async Task Receive_isCheckedAtDelivery_aWildcardSubscriptionHearsOnlyAllowedTopics()
+    {
+        var pump = Unique("pump");
+        var (certificate, _) = await ProvisionAsync(pump, await CreateWideSubscribePolicyAsync());
+        using var client = await ConnectAsync(pump, certificate);
+        var received = CollectTopics(client);
+        await client.SubscribeAsync("farmA/#", MqttQualityOfServiceLevel.AtLeastOnce);
+
+        await PublishFromPlatformAsync("farmA/pump/pump-other/cmd", "other");
+        await PublishFromPlatformAsync($"farmA/pump/{pump}/cmd", "mine");
+
+        await AssertHearsOnlyOwnCommandAsync(received, pump);
+    }
+
+    [Fact]
+    public async Task Receive_isCheckedForRetainedMessages_deliveredOnSubscribe()
+    {
+        // Retained commands for another pump and for this one are waiting before the device subscribes.
+        var pump = Unique("pump");
+        var other = Unique("pump");
+        await PublishFromPlatformAsync($"farmA/pump/{other}/cmd", "other", retain: true);
+        await PublishFromPlatformAsync($"farmA/pump/{pump}/cmd", "mine", retain: true);
+        var (certificate, _) = await ProvisionAsync(pump, await CreateWideSubscribePolicyAsync());
+        using var client = await ConnectAsync(pump, certificate);
+        var received = CollectTopics(client);
+
+        await client.SubscribeAsync("farmA/#", MqttQualityOfServiceLevel.AtLeastOnce);
+
+        await AssertHearsOnlyOwnCommandAsync(received, pump);
     }
 
     [Fact]

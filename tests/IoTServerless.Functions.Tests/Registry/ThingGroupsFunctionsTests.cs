@@ -110,7 +110,7 @@ public sealed class ThingGroupsFunctionsTests(AzuriteFixture azurite) : Registry
     }
 
     [Fact]
-    public async Task Membership_eleventhGroup_is409()
+    public async Task Membership_eleventhGroup_is410LimitExceeded()
     {
         var thing = await ThingAsync();
         for (var i = 0; i < 10; i++)
@@ -118,7 +118,7 @@ public sealed class ThingGroupsFunctionsTests(AzuriteFixture azurite) : Registry
             await OkAsync(Put, "api/thing-groups/addThingToThingGroup", Membership(await GroupAsync(), thing));
         }
 
-        await ProblemAsync(Put, "api/thing-groups/addThingToThingGroup", Membership(await GroupAsync(), thing), HttpStatusCode.Conflict, "LimitExceededException", "10");
+        await ProblemAsync(Put, "api/thing-groups/addThingToThingGroup", Membership(await GroupAsync(), thing), HttpStatusCode.Gone, "LimitExceededException", "10");
 
         Assert.Equal(10, (await AllPagesAsync($"api/things/{thing}/thing-groups", "thingGroups", 250)).Count);
     }
@@ -156,6 +156,49 @@ public sealed class ThingGroupsFunctionsTests(AzuriteFixture azurite) : Registry
         await ProblemAsync(HttpMethod.Post, $"api/thing-groups/{name}", $$"""{"parentGroupName":"{{chain[^1]}}"}""", HttpStatusCode.BadRequest, "InvalidRequestException", "at most 7");
         await ProblemAsync(HttpMethod.Post, $"api/thing-groups/{chain[0]}", $$"""{"parentGroupName":"{{chain[2]}}"}""", HttpStatusCode.Conflict, "ResourceAlreadyExistsException");
         await ProblemAsync(HttpMethod.Get, $"api/thing-groups/{name}", null, HttpStatusCode.NotFound, "ResourceNotFoundException");
+    }
+
+    [Fact]
+    public async Task Update_mergeAndReplace_andExpectedVersion()
+    {
+        var name = Name("group");
+        await OkAsync(HttpMethod.Post, $"api/thing-groups/{name}",
+            """{"thingGroupProperties":{"thingGroupDescription":"north","attributePayload":{"attributes":{"zone":"north","crop":"maize"}}}}""");
+        var patch = new HttpMethod("PATCH");
+
+        var merged = await OkAsync(patch, $"api/thing-groups/{name}",
+            """{"thingGroupProperties":{"attributePayload":{"attributes":{"crop":"","valve":"v7"},"merge":true}},"expectedVersion":1}""");
+        Assert.Equal(2, merged.GetProperty("version").GetInt64());
+        var group = await OkAsync(HttpMethod.Get, $"api/thing-groups/{name}");
+        Assert.Equal("north", group.GetProperty("thingGroupProperties").GetProperty("thingGroupDescription").GetString());
+        Assert.Equal("""{"valve":"v7","zone":"north"}""", group.GetProperty("thingGroupProperties").GetProperty("attributePayload").GetProperty("attributes").GetRawText());
+
+        await OkAsync(patch, $"api/thing-groups/{name}",
+            """{"thingGroupProperties":{"thingGroupDescription":"south","attributePayload":{"attributes":{"zone":"south"}}}}""");
+        group = await OkAsync(HttpMethod.Get, $"api/thing-groups/{name}");
+        Assert.Equal(3, group.GetProperty("version").GetInt64());
+        Assert.Equal("south", group.GetProperty("thingGroupProperties").GetProperty("thingGroupDescription").GetString());
+        Assert.Equal("""{"zone":"south"}""", group.GetProperty("thingGroupProperties").GetProperty("attributePayload").GetProperty("attributes").GetRawText());
+    }
+
+    [Theory]
+    [InlineData("""{"thingGroupProperties":{"attributePayload":{"attributes":{"zone":"x"}}},"expectedVersion":1}""", HttpStatusCode.Conflict, "VersionConflictException", "version 2")]
+    [InlineData("""{"expectedVersion":2}""", HttpStatusCode.BadRequest, "InvalidRequestException", "thingGroupProperties is required")]
+    [InlineData("""{"thingGroupProperties":{"attributePayload":{"attributes":{"zone":7}}}}""", HttpStatusCode.BadRequest, "InvalidRequestException", "thingGroupProperties.attributePayload.attributes.zone must be a string")]
+    [InlineData("""{"thingGroupProperties":{"thingGroupDescription":"x"},"expectedVersion":-1}""", HttpStatusCode.BadRequest, "InvalidRequestException", "expectedVersion")]
+    public async Task Update_refusals_changeNothing(string body, HttpStatusCode status, string type, string detail)
+    {
+        var name = Name("group");
+        await OkAsync(HttpMethod.Post, $"api/thing-groups/{name}", """{"thingGroupProperties":{"attributePayload":{"attributes":{"zone":"north"}}}}""");
+        var patch = new HttpMethod("PATCH");
+        await OkAsync(patch, $"api/thing-groups/{name}", """{"thingGroupProperties":{"thingGroupDescription":"v2"}}""");
+
+        await ProblemAsync(patch, $"api/thing-groups/{name}", body, status, type, detail);
+
+        var group = await OkAsync(HttpMethod.Get, $"api/thing-groups/{name}");
+        Assert.Equal(2, group.GetProperty("version").GetInt64());
+        Assert.Equal("""{"zone":"north"}""", group.GetProperty("thingGroupProperties").GetProperty("attributePayload").GetProperty("attributes").GetRawText());
+        await ProblemAsync(patch, $"api/thing-groups/{Name("group")}", """{"thingGroupProperties":{}}""", HttpStatusCode.NotFound, "ResourceNotFoundException");
     }
 
     [Fact]

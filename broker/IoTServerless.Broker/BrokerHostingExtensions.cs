@@ -86,6 +86,7 @@ public static class BrokerHostingExtensions
         services.AddSingleton(sp => ActivatorUtilities.CreateInstance<DeviceDirectory>(sp,
             TimeSpan.FromSeconds(sp.GetRequiredService<IOptions<BrokerOptions>>().Value.Authorization.CacheSeconds)));
         services.AddSingleton<DeviceAuthorizationResolver>();
+        services.AddSingleton<JustInTimeRegistration>();
         services.AddSingleton<IdentityChangeWatcher>();
         services.AddHostedService(sp => sp.GetRequiredService<IdentityChangeWatcher>());
     }

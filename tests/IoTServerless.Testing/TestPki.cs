@@ -45,6 +45,9 @@ public sealed class TestPki : IDisposable
         return paths;
     }
 
+    /// <summary>A device certificate signed by <paramref name="issuer"/> (a vendor's CA), usable by SslStream.</summary>
+    public static X509Certificate2 DeviceOf(X509Certificate2 issuer, string commonName) => Usable(CertificateFactory.CreateDeviceCertificate(issuer, commonName));
+
     /// <summary>A device certificate signed by the rogue CA.</summary>
     public X509Certificate2 RogueDevice(string commonName) => Usable(CertificateFactory.CreateDeviceCertificate(RogueCa, commonName));
 

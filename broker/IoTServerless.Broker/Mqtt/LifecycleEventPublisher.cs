@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Text.Json;
 using IoTServerless.Broker.Sinks;
 using IoTServerless.Core.Events;
+using IoTServerless.Core.Security.Certificates;
 using IoTServerless.Core.Topics;
 using MQTTnet;
 using MQTTnet.Protocol;
@@ -10,8 +11,9 @@ using MQTTnet.Server;
 namespace IoTServerless.Broker.Mqtt;
 
 /// <summary>
-/// Emits the contract's presence lifecycle events: published on <c>$aws/events/presence/...</c> to
-/// subscribers and queued for the functions.
+/// Emits the contract's lifecycle events: presence on <c>$aws/events/presence/...</c> and just-in-time
+/// registrations on <c>$aws/events/certificates/registered/...</c>, published to subscribers and
+/// queued for the functions (where rules can act on them).
 /// </summary>
 public sealed class LifecycleEventPublisher(EventPipeline pipeline, TimeProvider time, ILogger<LifecycleEventPublisher> logger)
 {
@@ -45,9 +47,27 @@ public sealed class LifecycleEventPublisher(EventPipeline pipeline, TimeProvider
             DisconnectReason = reason,
         }, cancellationToken);
 
-    async Task PublishAsync(MqttServer server, string topic, LifecycleEvent e, CancellationToken cancellationToken)
+    /// <summary>A refused CONNECT; the connection never had a session, so no session id or version.</summary>
+    public Task ConnectFailedAsync(MqttServer server, string clientId, string principal, string? ipAddress, string failureReason, CancellationToken cancellationToken)
+        => PublishAsync(server, ReservedTopics.PresenceConnectFailed(clientId), new LifecycleEvent
+        {
+            ClientId = clientId,
+            Timestamp = time.GetUtcNow().ToUnixTimeMilliseconds(),
+            EventType = LifecycleEventTypes.ConnectFailed,
+            PrincipalIdentifier = principal,
+            IpAddress = ipAddress,
+            FailureReason = failureReason,
+        }, cancellationToken);
+
+    public Task CertificateRegisteredAsync(MqttServer server, CertificateRegisteredEvent e, CancellationToken cancellationToken)
+        => PublishAsync(server, ReservedTopics.CertificateRegistered(e.CaCertificateId),
+            JsonSerializer.SerializeToUtf8Bytes(e, EventJsonContext.Default.CertificateRegisteredEvent), e.Timestamp, "certificate registered", e.CertificateId, cancellationToken);
+
+    Task PublishAsync(MqttServer server, string topic, LifecycleEvent e, CancellationToken cancellationToken)
+        => PublishAsync(server, topic, JsonSerializer.SerializeToUtf8Bytes(e, EventJsonContext.Default.LifecycleEvent), e.Timestamp, e.EventType, e.ClientId, cancellationToken);
+
+    async Task PublishAsync(MqttServer server, string topic, byte[] payload, long timestamp, string eventType, string subject, CancellationToken cancellationToken)
     {
-        var payload = JsonSerializer.SerializeToUtf8Bytes(e, EventJsonContext.Default.LifecycleEvent);
         try
         {
             if (pipeline.Enabled)
@@ -58,7 +78,7 @@ public sealed class LifecycleEventPublisher(EventPipeline pipeline, TimeProvider
                     Topic = topic,
                     Payload = payload,
                     Qos = 1,
-                    Timestamp = e.Timestamp,
+                    Timestamp = timestamp,
                 }, cancellationToken);
             }
             var message = new MqttApplicationMessageBuilder()
@@ -70,7 +90,7 @@ public sealed class LifecycleEventPublisher(EventPipeline pipeline, TimeProvider
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
-            logger.LogError(ex, "Could not publish lifecycle event {EventType} for {ClientId}", e.EventType, e.ClientId);
+            logger.LogError(ex, "Could not publish lifecycle event {EventType} for {Subject}", eventType, subject);
         }
     }
 }

@@ -68,14 +68,21 @@ public sealed class MqttEventHandlers(
                 e.ReasonCode = MqttConnectReasonCode.ClientIdentifierNotValid;
                 return;
             }
-            if (await gatekeeper.AdmitAsync(certificate, e.ClientId, e.CancellationToken) is not null)
+            var admission = await gatekeeper.AdmitAsync(certificate, e.ClientId, e.CancellationToken);
+            if (!admission.IsAdmitted)
             {
                 e.ReasonCode = MqttConnectReasonCode.NotAuthorized;
+                var failure = admission.Refusal == ConnectRefusal.ConnectNotAllowed ? ConnectFailureReasons.AuthorizationFailure : ConnectFailureReasons.AuthenticationFailure;
+                await lifecycle.ConnectFailedAsync(_server!, e.ClientId, CertificateFactory.GetCertificateId(certificate), IpOf(e), failure, e.CancellationToken);
+                if (admission.Registered is { } registered)
+                {
+                    await lifecycle.CertificateRegisteredAsync(_server!, registered, e.CancellationToken);
+                }
                 return;
             }
             e.SessionItems[SessionKeys.Principal] = CertificateFactory.GetCertificateId(certificate);
             e.SessionItems[SessionKeys.SessionId] = Guid.NewGuid().ToString();
-            e.SessionItems[SessionKeys.IpAddress] = (e.ChannelAdapter.RemoteEndPoint as IPEndPoint)?.Address.ToString();
+            e.SessionItems[SessionKeys.IpAddress] = IpOf(e);
             e.SessionItems[SessionKeys.ProtocolVersion] = e.ProtocolVersion;
         }
         catch (Exception ex)
@@ -84,6 +91,8 @@ public sealed class MqttEventHandlers(
             e.ReasonCode = MqttConnectReasonCode.UnspecifiedError;
         }
     }
+
+    static string? IpOf(ValidatingConnectionEventArgs e) => (e.ChannelAdapter.RemoteEndPoint as IPEndPoint)?.Address.ToString();
 
     Task OnInterceptingSubscriptionAsync(InterceptingSubscriptionEventArgs e)
     {

@@ -1,5 +1,6 @@
 using System.Security.Cryptography.X509Certificates;
 using IoTServerless.Core.Security;
+using IoTServerless.Core.Security.Certificates;
 using IoTServerless.Core.Shadows;
 using IoTServerless.Core.Security.Policies;
 using Microsoft.Extensions.Options;
@@ -14,24 +15,30 @@ public sealed class DeviceGatekeeper(IOptions<BrokerOptions> options, Connection
 {
     public bool Enabled { get; } = options.Value.Authorization.Enabled;
 
-    /// <summary>Resolves and records the connection's authorization; returns why it is refused, or null.</summary>
-    public async Task<string?> AdmitAsync(X509Certificate2 certificate, string clientId, CancellationToken cancellationToken)
+    /// <summary>
+    /// Resolves and records the connection's authorization. An unregistered certificate of a CA with
+    /// auto-registration is registered just in time (PENDING_ACTIVATION) and still refused.
+    /// </summary>
+    public async Task<Admission> AdmitAsync(X509Certificate2 certificate, string clientId, CancellationToken cancellationToken)
     {
         if (!Enabled)
         {
-            return null;
+            return Admission.Admitted;
         }
         var resolver = services.GetRequiredService<DeviceAuthorizationResolver>();
         var certificateId = CertificateFactory.GetCertificateId(certificate);
         var result = await resolver.ResolveAsync(certificateId, PolicyCertificate.FromX509(certificate, certificateId),
             certificate.NotBefore.ToUniversalTime(), certificate.NotAfter.ToUniversalTime(), clientId, cancellationToken);
-        if (!result.Allowed)
+        if (result.Allowed)
         {
-            logger.LogInformation("Refused CONNECT of {ClientId} with certificate {CertificateId}: {Reason}", clientId, certificateId, result.DenyReason);
-            return result.DenyReason;
+            connections.Set(result.Authorization!);
+            return Admission.Admitted;
         }
-        connections.Set(result.Authorization!);
-        return null;
+        logger.LogInformation("Refused CONNECT of {ClientId} with certificate {CertificateId}: {Reason}", clientId, certificateId, result.DenyReason);
+        var registered = result.Refusal == ConnectRefusal.NotRegistered
+            ? await services.GetRequiredService<JustInTimeRegistration>().TryRegisterAsync(certificate, cancellationToken)
+            : null;
+        return new Admission(result.Refusal, registered);
     }
 
     /// <summary>Forgets a closed connection; a takeover keeps the new connection's entry.</summary>
@@ -80,4 +87,12 @@ public sealed class DeviceGatekeeper(IOptions<BrokerOptions> options, Connection
 
     public bool MayReceive(string clientId, string topic)
         => !Enabled || (connections.TryGet(clientId, out var a) && a.Policies.Authorize(PolicyAction.Receive, "topic", topic).IsAllowed);
+}
+
+/// <summary>The CONNECT decision: admitted, or why not, and a just-in-time registration to announce.</summary>
+public sealed record Admission(ConnectRefusal Refusal, CertificateRegisteredEvent? Registered = null)
+{
+    public static readonly Admission Admitted = new(ConnectRefusal.None);
+
+    public bool IsAdmitted => Refusal == ConnectRefusal.None;
 }

@@ -46,4 +46,5 @@ public static class EventTypes
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(MessageBatch))]
 [JsonSerializable(typeof(LifecycleEvent))]
+[JsonSerializable(typeof(IoTServerless.Core.Security.Certificates.CertificateRegisteredEvent))]
 public sealed partial class EventJsonContext : JsonSerializerContext;

@@ -27,6 +27,9 @@ public sealed record LifecycleEvent
 
     public string? DisconnectReason { get; init; }
 
+    /// <summary>Why a connection was refused (<c>connect_failed</c>): one of <see cref="ConnectFailureReasons"/>.</summary>
+    public string? FailureReason { get; init; }
+
     public IReadOnlyList<string>? Topics { get; init; }
 }
 
@@ -35,6 +38,19 @@ public static class LifecycleEventTypes
     public const string Connected = "connected";
     public const string Disconnected = "disconnected";
     public const string ConnectFailed = "connect_failed";
+}
+
+/// <summary>Why a CONNECT was refused, as a <c>connect_failed</c> event says.</summary>
+public static class ConnectFailureReasons
+{
+    /// <summary>The certificate is unknown, not ACTIVE, outside its validity, or its CA is not ACTIVE.</summary>
+    public const string AuthenticationFailure = "AUTHENTICATION_FAILURE";
+
+    /// <summary>The certificate is fine but its policies do not allow <c>iot:Connect</c> for the client id.</summary>
+    public const string AuthorizationFailure = "AUTHORIZATION_FAILURE";
+
+    public const string ClientIdInvalid = "CLIENT_ID_INVALID";
+    public const string ServerError = "SERVER_ERROR";
 }
 
 /// <summary>The contract's disconnect reasons.</summary>

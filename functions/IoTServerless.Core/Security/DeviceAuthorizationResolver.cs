@@ -14,8 +14,23 @@ public sealed record DeviceAuthorization(
     DateTimeOffset NotAfter,
     CompiledPolicySet Policies);
 
+/// <summary>Why a connection is refused.</summary>
+public enum ConnectRefusal
+{
+    None,
+    NotTimeValid,
+
+    /// <summary>The certificate is not registered (just-in-time registration may apply).</summary>
+    NotRegistered,
+    NotActive,
+    CaNotActive,
+
+    /// <summary>The certificate is fine; its policies do not allow <c>iot:Connect</c>.</summary>
+    ConnectNotAllowed,
+}
+
 /// <summary>The outcome of resolving a connection: allowed with its authorization, or the reason it is not.</summary>
-public sealed record DeviceAuthorizationResult(DeviceAuthorization? Authorization, string? DenyReason)
+public sealed record DeviceAuthorizationResult(DeviceAuthorization? Authorization, string? DenyReason, ConnectRefusal Refusal = ConnectRefusal.None)
 {
     public bool Allowed => Authorization is not null;
 }
@@ -34,20 +49,20 @@ public sealed class DeviceAuthorizationResolver(DeviceDirectory directory, TimeP
         var now = time.GetUtcNow();
         if (now < notBefore || now > notAfter)
         {
-            return Deny("the certificate is not valid at this time");
+            return Deny(ConnectRefusal.NotTimeValid, "the certificate is not valid at this time");
         }
         var record = await directory.GetCertificateAsync(certificateId, cancellationToken);
         if (record is null)
         {
-            return Deny("the certificate is not registered");
+            return Deny(ConnectRefusal.NotRegistered, "the certificate is not registered");
         }
         if (record.Status != CertificateStatus.Active)
         {
-            return Deny($"the certificate is {record.Status}");
+            return Deny(ConnectRefusal.NotActive, $"the certificate is {record.Status}");
         }
         if (record.CaCertificateId is { } caId && (await directory.GetCaAsync(caId, cancellationToken))?.Status is not CertificateStatus.Active)
         {
-            return Deny("the certificate's CA is not ACTIVE");
+            return Deny(ConnectRefusal.CaNotActive, "the certificate's CA is not ACTIVE");
         }
 
         Thing? thing = null;
@@ -71,10 +86,10 @@ public sealed class DeviceAuthorizationResolver(DeviceDirectory directory, TimeP
         var connect = compiled.Authorize(PolicyAction.Connect, "client", clientId);
         if (!connect.IsAllowed)
         {
-            return Deny($"iot:Connect on client/{clientId} is not allowed ({connect})");
+            return Deny(ConnectRefusal.ConnectNotAllowed, $"iot:Connect on client/{clientId} is not allowed ({connect})");
         }
         return new DeviceAuthorizationResult(new DeviceAuthorization(certificateId, clientId, thing?.ThingName, certificate, notBefore, notAfter, compiled), null);
     }
 
-    static DeviceAuthorizationResult Deny(string reason) => new(null, reason);
+    static DeviceAuthorizationResult Deny(ConnectRefusal refusal, string reason) => new(null, reason, refusal);
 }

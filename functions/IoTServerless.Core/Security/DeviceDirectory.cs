@@ -27,6 +27,10 @@ public sealed class DeviceDirectory(
     public Task<CaCertificate?> GetCaAsync(string certificateId, CancellationToken cancellationToken)
         => CachedAsync("ca|" + certificateId, () => certificates.GetCaAsync(certificateId, cancellationToken));
 
+    /// <summary>Every registered CA (a handful): just-in-time registration looks for a certificate's issuer among them.</summary>
+    public Task<IReadOnlyList<CaCertificate>> GetCasAsync(CancellationToken cancellationToken)
+        => CachedAsync("cas", () => certificates.ListCasAsync(cancellationToken));
+
     /// <summary>The things a certificate is attached to (usually one), so any client id is answered from one entry.</summary>
     public Task<IReadOnlyList<string>> GetThingsOfCertificateAsync(string certificateId, CancellationToken cancellationToken)
         => CachedAsync("things|" + certificateId, () => principals.ListThingsAsync(certificateId, cancellationToken));

@@ -12,4 +12,9 @@ public static class ReservedTopics
     public static string PresenceConnected(string clientId) => $"{PresencePrefix}connected/{clientId}";
 
     public static string PresenceDisconnected(string clientId) => $"{PresencePrefix}disconnected/{clientId}";
+
+    public static string PresenceConnectFailed(string clientId) => $"{PresencePrefix}connect_failed/{clientId}";
+
+    /// <summary>Just-in-time registration: a certificate of this CA was registered on its first connection.</summary>
+    public static string CertificateRegistered(string caCertificateId) => $"$aws/events/certificates/registered/{caCertificateId}";
 }

@@ -316,6 +316,136 @@ public sealed class AuthorizationTests(AzuriteFixture azurite) : IAsyncLifetime
         }
     }
 
+    /// <summary>A client that hears every <c>$aws/events/...</c> message (lifecycle, registrations), by topic.</summary>
+    async Task<(IMqttClient Client, List<(string Topic, JsonElement Body)> Events)> MonitorEventsAsync()
+    {
+        var policy = Unique("monitor");
+        await CreatePolicyAsync(policy, """
+            {"Version":"2012-10-17","Statement":[
+              {"Effect":"Allow","Action":"iot:Connect","Resource":"arn:aws:iot:*:*:client/${iot:Connection.Thing.ThingName}"},
+              {"Effect":"Allow","Action":"iot:Subscribe","Resource":"arn:aws:iot:*:*:topicfilter/$aws/events/#"},
+              {"Effect":"Allow","Action":"iot:Receive","Resource":"arn:aws:iot:*:*:topic/$aws/events/*"}
+            ]}
+            """);
+        var monitor = Unique("monitor");
+        var (certificate, _) = await ProvisionAsync(monitor, policy);
+        var client = await ConnectAsync(monitor, certificate);
+        var events = new List<(string, JsonElement)>();
+        client.ApplicationMessageReceivedAsync += e =>
+        {
+            lock (events)
+            {
+                events.Add((e.ApplicationMessage.Topic, JsonDocument.Parse(e.ApplicationMessage.Payload).RootElement.Clone()));
+            }
+            return Task.CompletedTask;
+        };
+        await client.SubscribeAsync("$aws/events/#", MqttQualityOfServiceLevel.AtLeastOnce);
+        return (client, events);
+    }
+
+    static async Task<JsonElement> EventOnAsync(List<(string Topic, JsonElement Body)> events, string topic)
+    {
+        JsonElement? found = null;
+        Assert.True(await Eventually.TrueAsync(() =>
+        {
+            lock (events)
+            {
+                found = events.Where(e => e.Topic == topic).Select(e => (JsonElement?)e.Body).FirstOrDefault();
+            }
+            return Task.FromResult(found is not null);
+        }, TimeSpan.FromSeconds(10)), $"no event on {topic}");
+        return found!.Value;
+    }
+
+    /// <summary>Registers a vendor CA through the API with proof of possession; returns its id.</summary>
+    async Task<string> RegisterCaAsync(System.Security.Cryptography.X509Certificates.X509Certificate2 ca, bool allowAutoRegistration)
+    {
+        using var codeResponse = await _http.GetAsync("api/registrationcode");
+        var code = (await codeResponse.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("registrationCode").GetString()!;
+        using var verification = IoTServerless.Core.Security.CertificateFactory.CreateDeviceCertificate(ca, code);
+        using var registered = await _http.PostAsync($"api/cacertificate?setAsActive=true&allowAutoRegistration={(allowAutoRegistration ? "true" : "false")}",
+            Json(new { caCertificate = ca.ExportCertificatePem(), verificationCertificate = verification.ExportCertificatePem() }));
+        Assert.True(registered.IsSuccessStatusCode, await registered.Content.ReadAsStringAsync());
+        return (await registered.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("certificateId").GetString()!;
+    }
+
+    [Fact]
+    public async Task JustInTimeRegistration_firstConnectRegistersPendingActivation_andTheDeviceIsAdmittedOnceActivated()
+    {
+        var (monitor, events) = await MonitorEventsAsync();
+        using var _ = monitor;
+        using var vendorCa = IoTServerless.Core.Security.CertificateFactory.CreateCertificateAuthority("Vendor CA " + Unique("jitr"));
+        var caId = await RegisterCaAsync(vendorCa, allowAutoRegistration: true);
+        var pump = Unique("pump");
+        var certificate = TestPki.DeviceOf(vendorCa, pump);
+        var certificateId = IoTServerless.Core.Security.CertificateFactory.GetCertificateId(certificate);
+
+        Assert.Equal(MqttClientConnectResultCode.NotAuthorized, await ConnectResultAsync(pump, certificate));
+
+        var registered = await EventOnAsync(events, $"$aws/events/certificates/registered/{caId}");
+        Assert.Equal(certificateId, registered.GetProperty("certificateId").GetString());
+        Assert.Equal(caId, registered.GetProperty("caCertificateId").GetString());
+        Assert.Equal("PENDING_ACTIVATION", registered.GetProperty("certificateStatus").GetString());
+        var failed = await EventOnAsync(events, $"$aws/events/presence/connect_failed/{pump}");
+        Assert.Equal("connect_failed", failed.GetProperty("eventType").GetString());
+        Assert.Equal("AUTHENTICATION_FAILURE", failed.GetProperty("failureReason").GetString());
+        Assert.Equal(certificateId, failed.GetProperty("principalIdentifier").GetString());
+        using (var described = await _http.GetAsync($"api/certificates/{certificateId}"))
+        {
+            var description = (await described.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("certificateDescription");
+            Assert.Equal("PENDING_ACTIVATION", description.GetProperty("status").GetString());
+            Assert.Equal(caId, description.GetProperty("caCertificateId").GetString());
+        }
+
+        // Until it is activated the device stays out, and it is registered (and announced) only once.
+        Assert.Equal(MqttClientConnectResultCode.NotAuthorized, await ConnectResultAsync(pump, certificate));
+        await Task.Delay(300);
+        lock (events)
+        {
+            Assert.Single(events, e => e.Topic.StartsWith("$aws/events/certificates/registered/", StringComparison.Ordinal) && e.Body.GetProperty("certificateId").GetString() == certificateId);
+        }
+
+        // What a JITR function does: activate, create the thing, attach it and the least-privilege policy.
+        await SendOkAsync(new HttpRequestMessage(HttpMethod.Put, $"api/certificates/{certificateId}?newStatus=ACTIVE"));
+        await SendOkAsync(new HttpRequestMessage(HttpMethod.Post, $"api/things/{pump}") { Content = Json(new { }) });
+        var arn = $"arn:aws:iot:local:000000000000:cert/{certificateId}";
+        await SendOkAsync(new HttpRequestMessage(HttpMethod.Put, $"api/things/{pump}/principals") { Headers = { { "x-amzn-principal", arn } } });
+        await SendOkAsync(new HttpRequestMessage(HttpMethod.Put, $"api/target-policies/{_policy}") { Content = Json(new { target = arn }) });
+        Assert.True(await Eventually.TrueAsync(async () => await ConnectResultAsync(pump, certificate) == MqttClientConnectResultCode.Success, TimeSpan.FromSeconds(5)),
+            "the activated certificate was not admitted within 5 s");
+    }
+
+    [Fact]
+    public async Task JustInTimeRegistration_caWithoutAutoRegistration_registersNothing()
+    {
+        using var vendorCa = IoTServerless.Core.Security.CertificateFactory.CreateCertificateAuthority("Vendor CA " + Unique("nojitr"));
+        await RegisterCaAsync(vendorCa, allowAutoRegistration: false);
+        var pump = Unique("pump");
+        var certificate = TestPki.DeviceOf(vendorCa, pump);
+
+        Assert.Equal(MqttClientConnectResultCode.NotAuthorized, await ConnectResultAsync(pump, certificate));
+
+        using var described = await _http.GetAsync($"api/certificates/{IoTServerless.Core.Security.CertificateFactory.GetCertificateId(certificate)}");
+        Assert.Equal(System.Net.HttpStatusCode.NotFound, described.StatusCode);
+    }
+
+    [Fact]
+    public async Task ConnectRefusedByPolicy_publishesConnectFailed_withAuthorizationFailure()
+    {
+        var (monitor, events) = await MonitorEventsAsync();
+        using var _ = monitor;
+        var pump = Unique("pump");
+        var (certificate, certificateId) = await ProvisionAsync(pump);
+        var impostor = Unique("pump");
+
+        Assert.Equal(MqttClientConnectResultCode.NotAuthorized, await ConnectResultAsync(impostor, certificate));
+
+        var failed = await EventOnAsync(events, $"$aws/events/presence/connect_failed/{impostor}");
+        Assert.Equal("AUTHORIZATION_FAILURE", failed.GetProperty("failureReason").GetString());
+        Assert.Equal(certificateId, failed.GetProperty("principalIdentifier").GetString());
+        Assert.True(failed.GetProperty("timestamp").GetInt64() > 0);
+    }
+
     [Fact]
     public async Task RevokedCertificate_isDisconnectedWithinFiveSeconds_andCannotReconnect()
     {

@@ -247,7 +247,7 @@ public sealed class CertificateService(
         }
     }
 
-    static bool IsIssuedBy(X509Certificate2 certificate, string caPem)
+    internal static bool IsIssuedBy(X509Certificate2 certificate, string caPem)
     {
         using var ca = X509Certificate2.CreateFromPem(caPem);
         return IsIssuedBy(certificate, ca);
@@ -265,8 +265,10 @@ public sealed class CertificateService(
     }
 
     DeviceCertificate Describe(X509Certificate2 certificate, string status, string? caCertificateId)
+        => Describe(certificate, status, caCertificateId, time.GetUtcNow());
+
+    internal static DeviceCertificate Describe(X509Certificate2 certificate, string status, string? caCertificateId, DateTimeOffset now)
     {
-        var now = time.GetUtcNow();
         return new DeviceCertificate(CertificateFactory.GetCertificateId(certificate), status, certificate.ExportCertificatePem(), caCertificateId,
             now, now, certificate.NotBefore.ToUniversalTime(), certificate.NotAfter.ToUniversalTime(),
             certificate.Subject, certificate.Issuer, certificate.SerialNumber);

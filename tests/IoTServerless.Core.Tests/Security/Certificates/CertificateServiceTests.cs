@@ -255,4 +255,37 @@ public sealed class CertificateServiceTests(AzuriteFixture azurite) : IDisposabl
         var ex = await Assert.ThrowsAsync<CertificateException>(() => service.ListPrincipalThingsAsync(principal, CancellationToken.None));
         Assert.Equal(400, ex.Status);
     }
+
+    [Fact]
+    public async Task JustInTimeRegistration_onlyForAnActiveAutoRegisteringCaThatSignedTheCertificate()
+    {
+        var (service, store, _) = Create();
+        var tables = TestTables.Provider(azurite);
+        var name = "Vendor CA " + Guid.NewGuid().ToString("N")[..6];
+        using var vendor = CertificateFactory.CreateCertificateAuthority(name);
+        using var lookalike = CertificateFactory.CreateCertificateAuthority(name); // same subject, another key
+        using var verification = CertificateFactory.CreateDeviceCertificate(vendor, await service.GetRegistrationCodeAsync(CancellationToken.None));
+        var ca = await service.RegisterCaAsync(vendor.ExportCertificatePem(), verification.ExportCertificatePem(), setAsActive: true, allowAutoRegistration: true, CancellationToken.None);
+        using var directory = new DeviceDirectory(store, new ThingPrincipalStore(tables), new ThingStore(tables), new ThingGroupStore(tables),
+            new PolicyStore(tables, Options.Create(new PlatformOptions()), TimeProvider.System, NullLogger<PolicyStore>.Instance));
+        var jitr = new JustInTimeRegistration(directory, store, Options.Create(new PlatformOptions { AccountId = "123456789012" }), TimeProvider.System, NullLogger<JustInTimeRegistration>.Instance);
+        using var forged = CertificateFactory.CreateDeviceCertificate(lookalike, "pump-forged");
+        using var genuine = CertificateFactory.CreateDeviceCertificate(vendor, "pump-genuine");
+
+        Assert.Null(await jitr.TryRegisterAsync(forged, CancellationToken.None));
+        Assert.Null(await store.GetAsync(CertificateFactory.GetCertificateId(forged), CancellationToken.None));
+
+        var registered = await jitr.TryRegisterAsync(genuine, CancellationToken.None);
+        Assert.NotNull(registered);
+        Assert.Equal((CertificateFactory.GetCertificateId(genuine), ca.CertificateId, CertificateStatus.PendingActivation, "123456789012"),
+            (registered.CertificateId, registered.CaCertificateId, registered.CertificateStatus, registered.AwsAccountId));
+        var stored = await store.GetAsync(registered.CertificateId, CancellationToken.None);
+        Assert.Equal((CertificateStatus.PendingActivation, ca.CertificateId), (stored!.Status, stored.CaCertificateId));
+        Assert.Null(await jitr.TryRegisterAsync(genuine, CancellationToken.None)); // announced once
+
+        await service.UpdateCaStatusAsync(ca.CertificateId, CertificateStatus.Inactive, CancellationToken.None);
+        using var later = CertificateFactory.CreateDeviceCertificate(vendor, "pump-later");
+        Assert.Null(await jitr.TryRegisterAsync(later, CancellationToken.None));
+        Assert.Null(await store.GetAsync(CertificateFactory.GetCertificateId(later), CancellationToken.None));
+    }
 }

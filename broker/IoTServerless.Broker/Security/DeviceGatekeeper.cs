@@ -26,13 +26,27 @@ public sealed class DeviceGatekeeper(IOptions<BrokerOptions> options, Connection
             return Admission.Admitted;
         }
         var resolver = services.GetRequiredService<DeviceAuthorizationResolver>();
+        var directory = services.GetRequiredService<DeviceDirectory>();
         var certificateId = CertificateFactory.GetCertificateId(certificate);
-        var result = await resolver.ResolveAsync(certificateId, PolicyCertificate.FromX509(certificate, certificateId),
-            certificate.NotBefore.ToUniversalTime(), certificate.NotAfter.ToUniversalTime(), clientId, cancellationToken);
-        if (result.Allowed)
+        var policyCertificate = PolicyCertificate.FromX509(certificate, certificateId);
+        DeviceAuthorizationResult result;
+        while (true)
         {
+            var generation = directory.Generation;
+            result = await resolver.ResolveAsync(certificateId, policyCertificate,
+                certificate.NotBefore.ToUniversalTime(), certificate.NotAfter.ToUniversalTime(), clientId, cancellationToken);
+            if (!result.Allowed)
+            {
+                break;
+            }
             connections.Set(result.Authorization!);
-            return Admission.Admitted;
+            if (directory.Generation == generation)
+            {
+                return Admission.Admitted;
+            }
+            // The identity changed while this CONNECT was decided, perhaps after the change watcher
+            // re-checked the live connections: decide again on fresh reads rather than keep a stale grant.
+            connections.Remove(clientId);
         }
         logger.LogInformation("Refused CONNECT of {ClientId} with certificate {CertificateId}: {Reason}", clientId, certificateId, result.DenyReason);
         var registered = result.Refusal == ConnectRefusal.NotRegistered

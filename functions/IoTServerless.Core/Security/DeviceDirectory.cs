@@ -20,6 +20,10 @@ public sealed class DeviceDirectory(
     TimeSpan? cacheLifetime = null) : IDisposable
 {
     MemoryCache _cache = new(new MemoryCacheOptions());
+    long _generation;
+
+    /// <summary>Rises with every <see cref="Clear"/>: a decision read under an older generation may be stale.</summary>
+    public long Generation => Interlocked.Read(ref _generation);
 
     public Task<DeviceCertificate?> GetCertificateAsync(string certificateId, CancellationToken cancellationToken)
         => CachedAsync("cert|" + certificateId, () => certificates.GetAsync(certificateId, cancellationToken));
@@ -55,6 +59,7 @@ public sealed class DeviceDirectory(
     public void Clear()
     {
         var old = Interlocked.Exchange(ref _cache, new MemoryCache(new MemoryCacheOptions()));
+        Interlocked.Increment(ref _generation);
         old.Dispose();
     }
 

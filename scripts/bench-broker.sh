@@ -6,9 +6,11 @@
 # Prints medians and ratios against mosquitto measured in the same run.
 # usage: scripts/bench-broker.sh [RUNS=3] [CASES...]
 #   cases: fanin-q0-e2e fanin-q1-e2e fanin-q1-e2e-w1 latency conns-tls (default: all)
-#   targets (TARGETS=...): mosquitto; iot-sink-off (authorization off, nothing forwarded); iot-sink-on
-#   (authorization off, every message forwarded to the function app); iot-authz (authorization on with a
-#   realistic policy set on the bench certificate, nothing forwarded).
+#   targets (TARGETS=...): mosquitto; mqttnet (the bare MQTTnet 5.2 server in ../shared/bench);
+#   iot-sink-off (authorization off, nothing forwarded); iot-sink-on (authorization off, every message
+#   forwarded to the function app); iot-authz (authorization on with a realistic policy set on the bench
+#   certificate, nothing forwarded); iot-full (authorization on and every message forwarded: the broker
+#   as deployed); iot-uncoalesced (iot-sink-off with one TLS write per packet, as MQTTnet does).
 # Needs: mosquitto (Debian package) for the reference; BENCH=path/to/shared/bench (default ../shared/bench).
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -67,14 +69,21 @@ api PUT target-policies/BenchFleet "{\"target\":\"$CERT_ID\"}"
 start_target() { # prints the PID
   case $1 in
     mosquitto) "$BENCH/scripts/start-mosquitto.sh" ;;
-    iot-sink-off|iot-sink-on|iot-authz)
-      local sink=None authz=false; [ "$1" = iot-sink-on ] && sink=Webhook; [ "$1" = iot-authz ] && authz=true
+    mqttnet) "$BENCH/scripts/start-mqttnet.sh" ;;
+    iot-*)
+      local sink=None authz=false coalesce=true
+      case $1 in
+        iot-sink-on) sink=Webhook ;;
+        iot-authz) authz=true ;;
+        iot-full) sink=Webhook authz=true ;;
+        iot-uncoalesced) coalesce=false ;;
+      esac
       (cd "$BROKER_DIR" && Logging__LogLevel__Default=Warning \
         Broker__Mqtt__BindAddress=127.0.0.1 Broker__Mqtt__Port=18843 Broker__WebSockets__Enabled=false \
         Broker__Api__Port=18844 Broker__Api__Key="$API_KEY" \
         Broker__Tls__ServerCertificatePath=$CERTS/server.crt Broker__Tls__ServerKeyPath=$CERTS/server.key \
         Broker__Tls__ClientCaPath=$CERTS/ca.crt \
-        Broker__Authorization__Enabled=$authz Storage__ConnectionString="$STORAGE" \
+        Broker__Authorization__Enabled=$authz Storage__ConnectionString="$STORAGE" Broker__Mqtt__CoalesceWrites=$coalesce \
         Broker__Events__Sink=$sink Broker__Events__WebhookUrl=http://127.0.0.1:$FN_PORT/api/events \
         Broker__Events__WebhookKey="$FN_KEY" Broker__Events__ForwardTopicFilters__0='bench/#' \
         exec dotnet IoTServerless.Broker.dll) > "$LOCAL/logs/bench-broker.log" 2>&1 &
@@ -83,7 +92,7 @@ start_target() { # prints the PID
       echo $pid ;;
   esac
 }
-port_of() { case $1 in mosquitto) echo 18831 ;; *) echo 18843 ;; esac; }
+port_of() { case $1 in mosquitto) echo 18831 ;; mqttnet) echo 18833 ;; *) echo 18843 ;; esac; }
 stop_pid() { kill "$1" 2>/dev/null; for _ in $(seq 100); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done; kill -9 "$1" 2>/dev/null; }
 cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
 wait_idle() { local t0 t1; for _ in $(seq 20); do t0=$(cpu_ticks "$1"); sleep 0.5; t1=$(cpu_ticks "$1"); [ $((t1 - t0)) -le 2 ] && return 0; done; }

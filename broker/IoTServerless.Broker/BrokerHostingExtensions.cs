@@ -19,6 +19,7 @@ using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.Extensions.Options;
 using MQTTnet.AspNetCore;
 using MQTTnet.Server;
+using OpenTelemetry.Metrics;
 
 namespace IoTServerless.Broker;
 
@@ -36,7 +37,13 @@ public static class BrokerHostingExtensions
             .ValidateOnStart();
         services.AddSingleton(TimeProvider.System);
         services.AddMetrics();
+        services.AddSingleton<BrokerTraffic>();
         services.AddSingleton<BrokerMetrics>();
+        // OpenTelemetry metrics: the broker's meter and Kestrel's (connections, TLS handshakes), scraped
+        // in Prometheus text format at /metrics on the internal API listener.
+        services.AddOpenTelemetry().WithMetrics(metrics => metrics
+            .AddMeter(BrokerMetrics.MeterName, "Microsoft.AspNetCore.Server.Kestrel")
+            .AddPrometheusExporter());
         services.AddSingleton<BrokerListeners>();
         services.AddSingleton<ClientCertificateValidator>();
         services.AddSingleton<ForwardingIndex>();
@@ -148,6 +155,7 @@ public static class BrokerHostingExtensions
         var options = sp.GetRequiredService<IOptions<BrokerOptions>>().Value;
         var listeners = sp.GetRequiredService<BrokerListeners>();
         var validator = sp.GetRequiredService<ClientCertificateValidator>();
+        var traffic = sp.GetRequiredService<BrokerTraffic>();
         var serverCertificate = ServerCertificate.Load(options.Tls);
 
         HttpsConnectionAdapterOptions Tls() => new()
@@ -165,7 +173,11 @@ public static class BrokerHostingExtensions
             listeners.Mqtt = listen;
             listen.Protocols = HttpProtocols.None; // raw MQTT: no ALPN is selected, so any offered ALPN (x-amzn-mqtt-ca) is fine
             listen.UseHttps(Tls());
-            listen.UseMqttFrameGuard(options.Mqtt.MaxPacketBytes);
+            listen.UseMqttFrameGuard(options.Mqtt.MaxPacketBytes, traffic);
+            if (options.Mqtt.CoalesceWrites)
+            {
+                listen.UseMqttWriteCoalescing(options.Mqtt.MaxBufferedOutboundBytes, traffic);
+            }
             listen.UseMqtt();
         });
         if (options.WebSockets.Enabled)
@@ -213,6 +225,7 @@ public static class BrokerHostingExtensions
         app.MapMqtt(wsPath);
         app.MapInternalApi();
         app.MapHealthChecks("/healthz");
+        app.MapPrometheusScrapingEndpoint("/metrics");
         app.UseMqttServer(server => app.Services.GetRequiredService<MqttEventHandlers>().Attach(server, app.Services.GetService<IdentityChangeWatcher>()));
         return app;
     }

@@ -51,6 +51,13 @@ public sealed class MqttListenerOptions
     /// <summary>Largest MQTT packet accepted (the contract's 128 KB payload plus topic and properties).</summary>
     [Range(1024, 268_435_455)]
     public int MaxPacketBytes { get; set; } = 160 * 1024;
+
+    /// <summary>Packets queued for one connection meanwhile go out in one TLS write (README "Broker performance").</summary>
+    public bool CoalesceWrites { get; set; } = true;
+
+    /// <summary>Outbound bytes one connection may buffer before its sender waits for the socket.</summary>
+    [Range(16 * 1024, 64 * 1024 * 1024)]
+    public int MaxBufferedOutboundBytes { get; set; } = 256 * 1024;
 }
 
 public sealed class WebSocketListenerOptions

@@ -72,6 +72,7 @@ public sealed class MqttEventHandlers(
             if (!admission.IsAdmitted)
             {
                 e.ReasonCode = MqttConnectReasonCode.NotAuthorized;
+                metrics.Denied("connect");
                 var failure = admission.Refusal == ConnectRefusal.ConnectNotAllowed ? ConnectFailureReasons.AuthorizationFailure : ConnectFailureReasons.AuthenticationFailure;
                 await lifecycle.ConnectFailedAsync(_server!, e.ClientId, CertificateFactory.GetCertificateId(certificate), IpOf(e), failure, e.CancellationToken);
                 if (admission.Registered is { } registered)
@@ -106,6 +107,7 @@ public sealed class MqttEventHandlers(
             }
             else if (!gatekeeper.MaySubscribe(e.ClientId, filter))
             {
+                metrics.Denied("subscribe");
                 e.ProcessSubscription = false;
                 e.Response.ReasonCode = MqttSubscribeReasonCode.NotAuthorized;
             }
@@ -125,6 +127,10 @@ public sealed class MqttEventHandlers(
         {
             // iot:Receive is checked at every delivery, for the receiving client.
             e.AcceptEnqueue = gatekeeper.MayReceive(e.ReceiverClientId, e.ApplicationMessage.Topic);
+            if (!e.AcceptEnqueue)
+            {
+                metrics.Denied("receive");
+            }
         }
         catch (Exception ex)
         {
@@ -181,6 +187,7 @@ public sealed class MqttEventHandlers(
             if (!gatekeeper.MayPublish(e.ClientId, topic, message.Retain))
             {
                 // MQTT 5 gets PUBACK 0x87; MQTT 3.1.1 has no negative PUBACK, so AWS IoT Core closes the connection.
+                metrics.Denied("publish");
                 Refuse(e, MqttPubAckReasonCode.NotAuthorized);
                 e.CloseConnection = e.SessionItems[SessionKeys.ProtocolVersion] is not MQTTnet.Formatter.MqttProtocolVersion.V500;
                 return;

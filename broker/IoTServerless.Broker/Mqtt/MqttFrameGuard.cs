@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.IO.Pipelines;
+using IoTServerless.Broker.Sinks;
 using Microsoft.AspNetCore.Connections;
 
 namespace IoTServerless.Broker.Mqtt;
@@ -11,10 +12,10 @@ namespace IoTServerless.Broker.Mqtt;
 /// </summary>
 internal static class MqttFrameGuard
 {
-    public static IConnectionBuilder UseMqttFrameGuard(this IConnectionBuilder builder, int maxPacketBytes)
+    public static IConnectionBuilder UseMqttFrameGuard(this IConnectionBuilder builder, int maxPacketBytes, BrokerTraffic traffic)
         => builder.Use(next => context =>
         {
-            context.Transport = new GuardedTransport(new GuardedReader(context.Transport.Input, maxPacketBytes), context.Transport.Output);
+            context.Transport = new GuardedTransport(new GuardedReader(context.Transport.Input, maxPacketBytes, traffic), context.Transport.Output);
             return next(context);
         });
 
@@ -28,9 +29,10 @@ internal static class MqttFrameGuard
     /// MQTTnet consumes whole packets only, so every buffer it is handed starts on a frame boundary;
     /// the guard walks the frame headers in it (a few bytes per packet).
     /// </summary>
-    sealed class GuardedReader(PipeReader inner, int maxPacketBytes) : PipeReader
+    sealed class GuardedReader(PipeReader inner, int maxPacketBytes, BrokerTraffic traffic) : PipeReader
     {
         bool _connectSeen;
+        ReadOnlySequence<byte> _last;
 
         public override async ValueTask<ReadResult> ReadAsync(CancellationToken cancellationToken = default)
         {
@@ -51,6 +53,7 @@ internal static class MqttFrameGuard
 
         void Inspect(ReadOnlySequence<byte> buffer)
         {
+            _last = buffer;
             var reader = new SequenceReader<byte>(buffer);
             while (reader.TryRead(out var first))
             {
@@ -95,9 +98,28 @@ internal static class MqttFrameGuard
             }
         }
 
-        public override void AdvanceTo(SequencePosition consumed) => inner.AdvanceTo(consumed);
+        public override void AdvanceTo(SequencePosition consumed)
+        {
+            Count(consumed);
+            inner.AdvanceTo(consumed);
+        }
 
-        public override void AdvanceTo(SequencePosition consumed, SequencePosition examined) => inner.AdvanceTo(consumed, examined);
+        public override void AdvanceTo(SequencePosition consumed, SequencePosition examined)
+        {
+            Count(consumed);
+            inner.AdvanceTo(consumed, examined);
+        }
+
+        /// <summary>MQTTnet consumes one whole packet at a time: count its bytes, and whether it was a PUBLISH.</summary>
+        void Count(SequencePosition consumed)
+        {
+            var packet = _last.Slice(_last.Start, consumed);
+            if (!packet.IsEmpty)
+            {
+                traffic.Received(packet.Length, packet.FirstSpan[0] >> 4 == 3);
+                _last = _last.Slice(consumed);
+            }
+        }
 
         public override void CancelPendingRead() => inner.CancelPendingRead();
 

@@ -9,9 +9,17 @@ public sealed class BrokerMetrics : IDisposable
 
     readonly Meter _meter;
 
-    public BrokerMetrics(IMeterFactory meterFactory)
+    public BrokerMetrics(IMeterFactory meterFactory, BrokerTraffic traffic)
     {
         _meter = meterFactory.Create(MeterName);
+        _meter.CreateObservableCounter("iotserverless.broker.messages.received", () => traffic.PublishesIn, "{message}", "PUBLISH packets received from clients.");
+        _meter.CreateObservableCounter("iotserverless.broker.messages.sent", () => traffic.PublishesOut, "{message}", "PUBLISH packets delivered to clients.");
+        _meter.CreateObservableCounter("iotserverless.broker.bytes.received", () => traffic.BytesIn, "By", "MQTT bytes received (inside TLS).");
+        _meter.CreateObservableCounter("iotserverless.broker.bytes.sent", () => traffic.BytesOut, "By", "MQTT bytes sent (inside TLS).");
+        _meter.CreateObservableCounter("iotserverless.broker.packets.sent", () => traffic.PacketsOut, "{packet}", "MQTT packets sent.");
+        _meter.CreateObservableCounter("iotserverless.broker.writes", () => traffic.Writes, "{write}", "TLS writes that carried the packets sent (packets.sent / writes is the coalescing factor).");
+        AuthorizationDenials = _meter.CreateCounter<long>("iotserverless.broker.authorization.denials", "{request}", "Requests refused by policy, by action (connect, publish, subscribe, receive).");
+        BackPressure = _meter.CreateHistogram<double>("iotserverless.broker.events.backpressure", "ms", "Time a QoS 1 publisher waited for room in the full event buffer.");
         Forwarded = _meter.CreateCounter<long>("iotserverless.broker.events.forwarded", "{message}", "Messages accepted by the event sink.");
         Dropped = _meter.CreateCounter<long>("iotserverless.broker.events.dropped", "{message}", "QoS 0 messages dropped because the event buffer was full.");
         SinkFailures = _meter.CreateCounter<long>("iotserverless.broker.events.sink_failures", "{batch}", "Batches the sink did not accept (retried).");
@@ -26,6 +34,10 @@ public sealed class BrokerMetrics : IDisposable
     public Histogram<int> BatchSize { get; }
     public Histogram<double> SinkLatency { get; }
     public UpDownCounter<long> Connections { get; }
+    public Counter<long> AuthorizationDenials { get; }
+    public Histogram<double> BackPressure { get; }
+
+    public void Denied(string action) => AuthorizationDenials.Add(1, new KeyValuePair<string, object?>("action", action));
 
     public void Dispose() => _meter.Dispose();
 }

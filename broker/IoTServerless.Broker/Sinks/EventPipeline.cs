@@ -52,7 +52,13 @@ public sealed class EventPipeline : BackgroundService
     public async Task ForwardAsync(BrokerMessage message, CancellationToken cancellationToken)
     {
         var pending = new Pending(message, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
-        await _channel.Writer.WriteAsync(pending, cancellationToken);
+        if (!_channel.Writer.TryWrite(pending))
+        {
+            // The buffer is full: this publisher waits (its PUBACK with it) until the sink catches up.
+            var started = _time.GetTimestamp();
+            await _channel.Writer.WriteAsync(pending, cancellationToken);
+            _metrics.BackPressure.Record(_time.GetElapsedTime(started).TotalMilliseconds);
+        }
         await pending.Accepted!.Task.WaitAsync(cancellationToken);
     }
 

@@ -119,6 +119,11 @@ public sealed class AuthorizationTests(AzuriteFixture azurite) : IAsyncLifetime
         AssertAccepted(own.ReasonCode);
         Assert.Equal(MqttClientPublishReasonCode.NotAuthorized, others.ReasonCode);
         Assert.Equal(MqttClientPublishReasonCode.NotAuthorized, pump.ReasonCode);
+        // Refusals are visible to operators as a metric.
+        using var http = new HttpClient();
+        var scrape = await http.GetStringAsync(new Uri(_broker.ApiUrl, "metrics"));
+        var denials = scrape.Split('\n').Single(l => l.StartsWith("iotserverless_broker_authorization_denials_total{", StringComparison.Ordinal) && l.Contains("action=\"publish\"", StringComparison.Ordinal));
+        Assert.True(double.Parse(denials.Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture) >= 2, denials);
     }
 
     [Fact]

@@ -1,0 +1,134 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using IoTServerless.Broker.Sinks;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Connections.Features;
+
+namespace IoTServerless.Broker.Mqtt;
+
+/// <summary>
+/// Coalesces MQTTnet's outbound writes. MQTTnet's send loop writes and flushes one packet at a time,
+/// so every packet would cost its own TLS record and socket write. Here MQTTnet writes into an
+/// in-memory pipe whose flush only hands the bytes over; one pump per connection moves everything
+/// that has accumulated meanwhile into the TLS stream in a single write. Under load many packets
+/// share a record and a syscall; at low rates a packet goes out alone, one thread-pool hop later.
+/// The pipe is bounded: past <c>maxBufferedBytes</c> MQTTnet's flush waits for the socket
+/// (back-pressure instead of unbounded buffering), and an idle connection holds no buffer.
+/// </summary>
+internal static class MqttWriteCoalescing
+{
+    static readonly TimeSpan DrainTimeout = TimeSpan.FromSeconds(5);
+
+    public static IConnectionBuilder UseMqttWriteCoalescing(this IConnectionBuilder builder, int maxBufferedBytes, BrokerTraffic traffic)
+        => builder.Use(next => async context =>
+        {
+            var transport = context.Transport;
+            var pipe = new Pipe(new PipeOptions(
+                pool: context.Features.Get<IMemoryPoolFeature>()?.MemoryPool ?? MemoryPool<byte>.Shared,
+                readerScheduler: PipeScheduler.ThreadPool,
+                writerScheduler: PipeScheduler.Inline,
+                pauseWriterThreshold: maxBufferedBytes,
+                resumeWriterThreshold: maxBufferedBytes / 2,
+                useSynchronizationContext: false));
+            var pump = PumpAsync(pipe.Reader, transport.Output, traffic);
+            context.Transport = new CoalescedTransport(transport.Input, pipe.Writer);
+            try
+            {
+                await next(context);
+            }
+            finally
+            {
+                // What MQTTnet wrote last (a DISCONNECT, a final PUBACK) still goes out before the connection closes.
+                // A peer that stopped reading must not hold the connection open: give up on it after a while.
+                await pipe.Writer.CompleteAsync();
+                try
+                {
+                    await pump.WaitAsync(DrainTimeout);
+                }
+                catch (TimeoutException)
+                {
+                    transport.Output.CancelPendingFlush();
+                    await pump;
+                }
+            }
+        });
+
+    static async Task PumpAsync(PipeReader pending, PipeWriter output, BrokerTraffic traffic)
+    {
+        try
+        {
+            while (true)
+            {
+                var result = await pending.ReadAsync();
+                var buffer = result.Buffer;
+                foreach (var segment in buffer)
+                {
+                    output.Write(segment.Span);
+                }
+                if (!buffer.IsEmpty)
+                {
+                    CountPackets(buffer, traffic);
+                }
+                pending.AdvanceTo(buffer.End);
+                if (!buffer.IsEmpty && (await output.FlushAsync()).IsCompleted)
+                {
+                    break; // the peer is gone; MQTTnet learns it from its next write
+                }
+                if (result.IsCompleted || result.IsCanceled)
+                {
+                    break;
+                }
+            }
+            await pending.CompleteAsync();
+        }
+        catch (Exception ex)
+        {
+            // A failed socket write ends the connection; MQTTnet's next flush sees the failure.
+            await pending.CompleteAsync(ex);
+        }
+    }
+
+    /// <summary>
+    /// MQTTnet flushes whole packets only, so the bytes handed over start and end on packet
+    /// boundaries: walk the fixed headers (a few bytes per packet) to count packets and PUBLISHes.
+    /// </summary>
+    static void CountPackets(ReadOnlySequence<byte> buffer, BrokerTraffic traffic)
+    {
+        var reader = new SequenceReader<byte>(buffer);
+        int packets = 0, publishes = 0;
+        while (reader.TryRead(out var first))
+        {
+            long length = 0;
+            var shift = 0;
+            byte b;
+            do
+            {
+                if (!reader.TryRead(out b) || shift > 21)
+                {
+                    traffic.Sent(buffer.Length, packets, publishes);
+                    return;
+                }
+                length |= (long)(b & 0x7F) << shift;
+                shift += 7;
+            }
+            while ((b & 0x80) != 0);
+            packets++;
+            if (first >> 4 == 3)
+            {
+                publishes++;
+            }
+            if (reader.Remaining < length)
+            {
+                break;
+            }
+            reader.Advance(length);
+        }
+        traffic.Sent(buffer.Length, packets, publishes);
+    }
+
+    sealed class CoalescedTransport(PipeReader input, PipeWriter output) : IDuplexPipe
+    {
+        public PipeReader Input { get; } = input;
+        public PipeWriter Output { get; } = output;
+    }
+}

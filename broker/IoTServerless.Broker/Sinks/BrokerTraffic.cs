@@ -1,0 +1,42 @@
+namespace IoTServerless.Broker.Sinks;
+
+/// <summary>
+/// MQTT traffic as the transport sees it: bytes and packets each way and the socket writes they took.
+/// Plain totals, added once per read or per coalesced write, which <see cref="BrokerMetrics"/> reads
+/// when the metrics are collected (nothing is recorded per message on the hot path beyond an add).
+/// </summary>
+public sealed class BrokerTraffic
+{
+    long _bytesIn;
+    long _publishesIn;
+    long _bytesOut;
+    long _packetsOut;
+    long _publishesOut;
+    long _writes;
+
+    public long BytesIn => Interlocked.Read(ref _bytesIn);
+    public long PublishesIn => Interlocked.Read(ref _publishesIn);
+    public long BytesOut => Interlocked.Read(ref _bytesOut);
+    public long PacketsOut => Interlocked.Read(ref _packetsOut);
+    public long PublishesOut => Interlocked.Read(ref _publishesOut);
+
+    /// <summary>TLS writes (each one record run and one socket send) that carried <see cref="PacketsOut"/>.</summary>
+    public long Writes => Interlocked.Read(ref _writes);
+
+    public void Received(long bytes, bool publish)
+    {
+        Interlocked.Add(ref _bytesIn, bytes);
+        if (publish)
+        {
+            Interlocked.Increment(ref _publishesIn);
+        }
+    }
+
+    public void Sent(long bytes, int packets, int publishes)
+    {
+        Interlocked.Add(ref _bytesOut, bytes);
+        Interlocked.Add(ref _packetsOut, packets);
+        Interlocked.Add(ref _publishesOut, publishes);
+        Interlocked.Increment(ref _writes);
+    }
+}

@@ -5,7 +5,7 @@
 # process per run.
 # Prints medians and ratios against mosquitto measured in the same run.
 # usage: scripts/bench-broker.sh [RUNS=3] [CASES...]
-#   cases: fanin-q0-e2e fanin-q1-e2e fanin-q1-e2e-w1 latency conns-tls (default: all)
+#   cases: fanin-q0-e2e fanin-q1-e2e fanin-q1-e2e-w1 fanin-q0-flood fanin-q1-flood latency conns-tls (default: all)
 #   targets (TARGETS=...): mosquitto; mqttnet (the bare MQTTnet 5.2 server in ../shared/bench);
 #   iot-sink-off (authorization off, nothing forwarded); iot-sink-on (authorization off, every message
 #   forwarded to the function app); iot-authz (authorization on with a realistic policy set on the bench
@@ -16,7 +16,7 @@ set -uo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 RUNS=${1:-3}; shift 2>/dev/null || true
-CASES=("$@"); [ ${#CASES[@]} -eq 0 ] && CASES=(fanin-q0-e2e fanin-q1-e2e fanin-q1-e2e-w1 latency conns-tls)
+CASES=("$@"); [ ${#CASES[@]} -eq 0 ] && CASES=(fanin-q0-e2e fanin-q1-e2e fanin-q1-e2e-w1 fanin-q0-flood fanin-q1-flood latency conns-tls)
 BENCH=${BENCH:-$(cd "$ROOT/../shared/bench" 2>/dev/null && pwd)}
 CONNS=${CONNS:-10000}
 WARMUP=${WARMUP:-3}
@@ -59,8 +59,8 @@ api() { curl -sf -X "$1" -H "x-functions-key: $FN_KEY" -H 'content-type: applica
 CERT_ID=$(openssl x509 -in $CERTS/client.crt -outform der | sha256sum | cut -d' ' -f1)
 CERT_JSON=$(node -e 'console.log(JSON.stringify({certificatePem: require("fs").readFileSync(process.argv[1], "utf8"), status: "ACTIVE"}))' $CERTS/client.crt)
 api POST certificate/register-no-ca "$CERT_JSON" || true
-DEVICE_POLICY='{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iot:Connect","Resource":"arn:aws:iot:*:*:client/lg-*"},{"Effect":"Allow","Action":"iot:Publish","Resource":"arn:aws:iot:*:*:topic/bench/fanin/*"},{"Effect":"Deny","Action":"iot:Publish","Resource":"arn:aws:iot:*:*:topic/bench/forbidden/${iot:ClientId}"},{"Effect":"Allow","Action":["iot:Subscribe"],"Resource":"arn:aws:iot:*:*:topicfilter/bench/*"},{"Effect":"Allow","Action":"iot:Receive","Resource":"arn:aws:iot:*:*:topic/bench/*"}]}'
-FLEET_POLICY='{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":["iot:Publish","iot:Receive"],"Resource":"arn:aws:iot:*:*:topic/$aws/events/*"},{"Effect":"Allow","Action":"iot:Receive","Resource":"arn:aws:iot:*:*:topic/bench/fanin/*"}]}'
+DEVICE_POLICY='{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iot:Connect","Resource":"arn:aws:iot:*:*:client/lg-*"},{"Effect":"Allow","Action":"iot:Publish","Resource":["arn:aws:iot:*:*:topic/bench/fanin/*","arn:aws:iot:*:*:topic/bench/lat/*"]},{"Effect":"Deny","Action":"iot:Publish","Resource":"arn:aws:iot:*:*:topic/bench/forbidden/${iot:ClientId}"},{"Effect":"Allow","Action":["iot:Subscribe"],"Resource":"arn:aws:iot:*:*:topicfilter/bench/*"},{"Effect":"Allow","Action":"iot:Receive","Resource":"arn:aws:iot:*:*:topic/bench/*"}]}'
+FLEET_POLICY='{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":["iot:Publish","iot:Receive"],"Resource":"arn:aws:iot:*:*:topic/$aws/events/*"},{"Effect":"Allow","Action":"iot:Receive","Resource":["arn:aws:iot:*:*:topic/bench/fanin/*","arn:aws:iot:*:*:topic/bench/lat/*"]}]}'
 api POST policies/BenchDevice "$(node -e 'console.log(JSON.stringify({policyDocument: process.argv[1]}))' "$DEVICE_POLICY")" || true
 api POST policies/BenchFleet "$(node -e 'console.log(JSON.stringify({policyDocument: process.argv[1]}))' "$FLEET_POLICY")" || true
 api PUT target-policies/BenchDevice "{\"target\":\"$CERT_ID\"}"
@@ -101,6 +101,8 @@ args_of() {
     fanin-q0-e2e)    echo "fanin --publishers 20 --subscribers 1 --qos 0 --flow e2e --inflight 32 --duration 10 --warmup $WARMUP" ;;
     fanin-q1-e2e)    echo "fanin --publishers 20 --subscribers 1 --qos 1 --flow e2e --inflight 32 --duration 10 --warmup $WARMUP" ;;
     fanin-q1-e2e-w1) echo "fanin --publishers 20 --subscribers 1 --qos 1 --flow e2e --inflight 1 --duration 10 --warmup $WARMUP" ;;
+    fanin-q0-flood)  echo "fanin --publishers 20 --subscribers 1 --qos 0 --flow open --duration 10 --warmup $WARMUP" ;;
+    fanin-q1-flood)  echo "fanin --publishers 20 --subscribers 1 --qos 1 --flow open --inflight 32 --duration 10 --warmup $WARMUP" ;;
     latency)         echo "latency --rate 1000 --qos 0 --duration 10 --warmup 2" ;;
     conns-tls)       echo "conns --count $CONNS --concurrency 64 --hold 5 --src-ips 127.0.0.2-127.0.0.20" ;;
   esac

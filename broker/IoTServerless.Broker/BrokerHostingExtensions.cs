@@ -38,6 +38,7 @@ public static class BrokerHostingExtensions
         services.AddSingleton(TimeProvider.System);
         services.AddMetrics();
         services.AddSingleton<BrokerTraffic>();
+        services.AddSingleton<OutboundGates>();
         services.AddSingleton<BrokerMetrics>();
         // OpenTelemetry metrics: the broker's meter and Kestrel's (connections, TLS handshakes), scraped
         // in Prometheus text format at /metrics on the internal API listener.
@@ -176,7 +177,7 @@ public static class BrokerHostingExtensions
             listen.UseMqttFrameGuard(options.Mqtt.MaxPacketBytes, traffic);
             if (options.Mqtt.CoalesceWrites)
             {
-                listen.UseMqttWriteCoalescing(options.Mqtt.MaxBufferedOutboundBytes, traffic);
+                listen.UseMqttWriteCoalescing(options.Mqtt.MaxBufferedOutboundBytes, traffic, sp.GetRequiredService<OutboundGates>());
             }
             listen.UseMqtt();
         });

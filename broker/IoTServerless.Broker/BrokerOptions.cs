@@ -55,9 +55,19 @@ public sealed class MqttListenerOptions
     /// <summary>Packets queued for one connection meanwhile go out in one TLS write (README "Broker performance").</summary>
     public bool CoalesceWrites { get; set; } = true;
 
-    /// <summary>Outbound bytes one connection may buffer before its sender waits for the socket.</summary>
+    /// <summary>
+    /// Outbound bytes one connection may buffer before its sender waits for the socket; publishers to
+    /// it then wait too (back-pressure).
+    /// </summary>
     [Range(16 * 1024, 64 * 1024 * 1024)]
     public int MaxBufferedOutboundBytes { get; set; } = 256 * 1024;
+
+    /// <summary>
+    /// How long a publisher waits for a congested subscriber before going on: a QoS 0 message for it
+    /// is then dropped (and counted), a QoS 1 message is queued in its session.
+    /// </summary>
+    [Range(1, 600_000)]
+    public int BackPressureTimeoutMilliseconds { get; set; } = 5_000;
 }
 
 public sealed class WebSocketListenerOptions

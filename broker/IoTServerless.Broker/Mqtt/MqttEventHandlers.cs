@@ -7,6 +7,7 @@ using IoTServerless.Broker.Sinks;
 using IoTServerless.Core.Events;
 using IoTServerless.Core.Security;
 using IoTServerless.Core.Topics;
+using Microsoft.Extensions.Options;
 using MQTTnet.Protocol;
 using MQTTnet.Server;
 
@@ -21,6 +22,8 @@ public sealed class MqttEventHandlers(
     ForwardingIndex forwarding,
     LifecycleEventPublisher lifecycle,
     DeviceGatekeeper gatekeeper,
+    OutboundGates gates,
+    IOptions<BrokerOptions> options,
     BrokerMetrics metrics,
     TimeProvider time,
     ILogger<MqttEventHandlers> logger)
@@ -38,10 +41,10 @@ public sealed class MqttEventHandlers(
         server.ClientConnectedAsync += OnClientConnectedAsync;
         server.ClientDisconnectedAsync += OnClientDisconnectedAsync;
         server.InterceptingPublishAsync += OnInterceptingPublishAsync;
+        server.InterceptingClientEnqueueAsync += OnInterceptingClientEnqueueAsync;
         if (gatekeeper.Enabled)
         {
             server.InterceptingSubscriptionAsync += OnInterceptingSubscriptionAsync;
-            server.InterceptingClientEnqueueAsync += OnInterceptingClientEnqueueAsync;
         }
         if (watcher is not null)
         {
@@ -85,6 +88,7 @@ public sealed class MqttEventHandlers(
             e.SessionItems[SessionKeys.SessionId] = Guid.NewGuid().ToString();
             e.SessionItems[SessionKeys.IpAddress] = IpOf(e);
             e.SessionItems[SessionKeys.ProtocolVersion] = e.ProtocolVersion;
+            gates.Bind(e.ChannelAdapter.RemoteEndPoint, e.ClientId);
         }
         catch (Exception ex)
         {
@@ -121,23 +125,41 @@ public sealed class MqttEventHandlers(
         return Task.CompletedTask;
     }
 
+    /// <summary>
+    /// Every delivery: <c>iot:Receive</c> for the receiving client, then back-pressure. A delivery to a
+    /// congested connection waits here, on the publisher's receive path, so the publisher's socket is
+    /// not read until the subscriber drains (or the back-pressure timeout passes).
+    /// </summary>
     Task OnInterceptingClientEnqueueAsync(InterceptingClientApplicationMessageEnqueueEventArgs e)
     {
         try
         {
-            // iot:Receive is checked at every delivery, for the receiving client.
-            e.AcceptEnqueue = gatekeeper.MayReceive(e.ReceiverClientId, e.ApplicationMessage.Topic);
-            if (!e.AcceptEnqueue)
+            if (!gatekeeper.MayReceive(e.ReceiverClientId, e.ApplicationMessage.Topic))
             {
+                e.AcceptEnqueue = false;
                 metrics.Denied("receive");
+                return Task.CompletedTask;
             }
+            return gates.TryGet(e.ReceiverClientId, out var gate) && gate.IsCongested ? WaitForRoomAsync(e, gate) : Task.CompletedTask;
         }
         catch (Exception ex)
         {
             logger.LogError(ex, "Delivery check for {ClientId} failed", e.ReceiverClientId);
             e.AcceptEnqueue = false;
+            return Task.CompletedTask;
         }
-        return Task.CompletedTask;
+    }
+
+    async Task WaitForRoomAsync(InterceptingClientApplicationMessageEnqueueEventArgs e, OutboundGate gate)
+    {
+        var started = time.GetTimestamp();
+        var drained = await gate.WaitAsync(TimeSpan.FromMilliseconds(options.Value.Mqtt.BackPressureTimeoutMilliseconds));
+        metrics.DeliveryWait.Record(time.GetElapsedTime(started).TotalMilliseconds);
+        if (!drained && e.ApplicationMessage.QualityOfServiceLevel == MqttQualityOfServiceLevel.AtMostOnce)
+        {
+            e.AcceptEnqueue = false;
+            metrics.DeliveryDropped.Add(1);
+        }
     }
 
     async Task OnClientConnectedAsync(ClientConnectedEventArgs e)

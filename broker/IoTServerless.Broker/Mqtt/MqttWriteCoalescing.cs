@@ -12,14 +12,15 @@ namespace IoTServerless.Broker.Mqtt;
 /// in-memory pipe whose flush only hands the bytes over; one pump per connection moves everything
 /// that has accumulated meanwhile into the TLS stream in a single write. Under load many packets
 /// share a record and a syscall; at low rates a packet goes out alone, one thread-pool hop later.
-/// The pipe is bounded: past <c>maxBufferedBytes</c> MQTTnet's flush waits for the socket
-/// (back-pressure instead of unbounded buffering), and an idle connection holds no buffer.
+/// The pipe is bounded: past <c>maxBufferedBytes</c> MQTTnet's flush waits for the socket, and the
+/// connection's <see cref="OutboundGate"/> is congested meanwhile, so publishers to it wait too
+/// (back-pressure instead of unbounded buffering). An idle connection holds no buffer.
 /// </summary>
 internal static class MqttWriteCoalescing
 {
     static readonly TimeSpan DrainTimeout = TimeSpan.FromSeconds(5);
 
-    public static IConnectionBuilder UseMqttWriteCoalescing(this IConnectionBuilder builder, int maxBufferedBytes, BrokerTraffic traffic)
+    public static IConnectionBuilder UseMqttWriteCoalescing(this IConnectionBuilder builder, int maxBufferedBytes, BrokerTraffic traffic, OutboundGates gates)
         => builder.Use(next => async context =>
         {
             var transport = context.Transport;
@@ -31,13 +32,16 @@ internal static class MqttWriteCoalescing
                 resumeWriterThreshold: maxBufferedBytes / 2,
                 useSynchronizationContext: false));
             var pump = PumpAsync(pipe.Reader, transport.Output, traffic);
-            context.Transport = new CoalescedTransport(transport.Input, pipe.Writer);
+            var gate = new OutboundGate(context.RemoteEndPoint);
+            gates.Opened(gate);
+            context.Transport = new CoalescedTransport(transport.Input, new GatedWriter(pipe.Writer, gate));
             try
             {
                 await next(context);
             }
             finally
             {
+                gates.Closed(gate);
                 // What MQTTnet wrote last (a DISCONNECT, a final PUBACK) still goes out before the connection closes.
                 // A peer that stopped reading must not hold the connection open: give up on it after a while.
                 await pipe.Writer.CompleteAsync();
@@ -124,6 +128,55 @@ internal static class MqttWriteCoalescing
             reader.Advance(length);
         }
         traffic.Sent(buffer.Length, packets, publishes);
+    }
+
+    /// <summary>MQTTnet's view of the pipe: a flush that has to wait for room marks the connection congested.</summary>
+    sealed class GatedWriter(PipeWriter inner, OutboundGate gate) : PipeWriter
+    {
+        public override ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default)
+        {
+            var flush = inner.FlushAsync(cancellationToken);
+            if (flush.IsCompleted)
+            {
+                return flush;
+            }
+            gate.Congested();
+            return WaitForRoomAsync(flush);
+        }
+
+        async ValueTask<FlushResult> WaitForRoomAsync(ValueTask<FlushResult> flush)
+        {
+            try
+            {
+                return await flush;
+            }
+            finally
+            {
+                gate.Drained();
+            }
+        }
+
+        public override ValueTask<FlushResult> WriteAsync(ReadOnlyMemory<byte> source, CancellationToken cancellationToken = default)
+        {
+            inner.Write(source.Span);
+            return FlushAsync(cancellationToken);
+        }
+
+        public override void Advance(int bytes) => inner.Advance(bytes);
+
+        public override Memory<byte> GetMemory(int sizeHint = 0) => inner.GetMemory(sizeHint);
+
+        public override Span<byte> GetSpan(int sizeHint = 0) => inner.GetSpan(sizeHint);
+
+        public override void CancelPendingFlush() => inner.CancelPendingFlush();
+
+        public override void Complete(Exception? exception = null) => inner.Complete(exception);
+
+        public override ValueTask CompleteAsync(Exception? exception = null) => inner.CompleteAsync(exception);
+
+        public override bool CanGetUnflushedBytes => inner.CanGetUnflushedBytes;
+
+        public override long UnflushedBytes => inner.UnflushedBytes;
     }
 
     sealed class CoalescedTransport(PipeReader input, PipeWriter output) : IDuplexPipe

@@ -1,4 +1,5 @@
 using System.Diagnostics.Metrics;
+using IoTServerless.Broker.Mqtt;
 
 namespace IoTServerless.Broker.Sinks;
 
@@ -9,9 +10,10 @@ public sealed class BrokerMetrics : IDisposable
 
     readonly Meter _meter;
 
-    public BrokerMetrics(IMeterFactory meterFactory, BrokerTraffic traffic)
+    public BrokerMetrics(IMeterFactory meterFactory, BrokerTraffic traffic, OutboundGates gates)
     {
         _meter = meterFactory.Create(MeterName);
+        _meter.CreateObservableGauge("iotserverless.broker.congested_connections", () => gates.CongestedCount, "{connection}", "Connections whose outbound buffer is full, holding back their publishers.");
         _meter.CreateObservableCounter("iotserverless.broker.messages.received", () => traffic.PublishesIn, "{message}", "PUBLISH packets received from clients.");
         _meter.CreateObservableCounter("iotserverless.broker.messages.sent", () => traffic.PublishesOut, "{message}", "PUBLISH packets delivered to clients.");
         _meter.CreateObservableCounter("iotserverless.broker.bytes.received", () => traffic.BytesIn, "By", "MQTT bytes received (inside TLS).");
@@ -19,6 +21,8 @@ public sealed class BrokerMetrics : IDisposable
         _meter.CreateObservableCounter("iotserverless.broker.packets.sent", () => traffic.PacketsOut, "{packet}", "MQTT packets sent.");
         _meter.CreateObservableCounter("iotserverless.broker.writes", () => traffic.Writes, "{write}", "TLS writes that carried the packets sent (packets.sent / writes is the coalescing factor).");
         AuthorizationDenials = _meter.CreateCounter<long>("iotserverless.broker.authorization.denials", "{request}", "Requests refused by policy, by action (connect, publish, subscribe, receive).");
+        DeliveryWait = _meter.CreateHistogram<double>("iotserverless.broker.backpressure", "ms", "Time a publisher waited for a congested subscriber (its socket not read meanwhile).");
+        DeliveryDropped = _meter.CreateCounter<long>("iotserverless.broker.messages.dropped", "{message}", "QoS 0 deliveries dropped because the subscriber stayed congested past the back-pressure timeout.");
         BackPressure = _meter.CreateHistogram<double>("iotserverless.broker.events.backpressure", "ms", "Time a QoS 1 publisher waited for room in the full event buffer.");
         Forwarded = _meter.CreateCounter<long>("iotserverless.broker.events.forwarded", "{message}", "Messages accepted by the event sink.");
         Dropped = _meter.CreateCounter<long>("iotserverless.broker.events.dropped", "{message}", "QoS 0 messages dropped because the event buffer was full.");
@@ -36,6 +40,8 @@ public sealed class BrokerMetrics : IDisposable
     public UpDownCounter<long> Connections { get; }
     public Counter<long> AuthorizationDenials { get; }
     public Histogram<double> BackPressure { get; }
+    public Histogram<double> DeliveryWait { get; }
+    public Counter<long> DeliveryDropped { get; }
 
     public void Denied(string action) => AuthorizationDenials.Add(1, new KeyValuePair<string, object?>("action", action));
 

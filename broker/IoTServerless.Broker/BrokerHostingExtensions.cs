@@ -58,8 +58,12 @@ public static class BrokerHostingExtensions
         AddAuthorization(builder);
         AddRuleFilters(builder);
 
+        // MQTTnet drops what exceeds a session's queue, after PUBACK. Connected clients never get near
+        // it (the outbound gate holds publishers back at MaxBacklogMessages); it bounds offline sessions.
+        var mqtt = builder.Configuration.GetSection($"{BrokerOptions.SectionName}:Mqtt").Get<MqttListenerOptions>() ?? new MqttListenerOptions();
         services.AddHostedMqttServer(o => o
             .WithoutDefaultEndpoint()
+            .WithMaxPendingMessagesPerClient(mqtt.MaxQueuedMessagesPerSession)
             .WithPersistentSessions()
             .WithDefaultCommunicationTimeout(TimeSpan.FromSeconds(10)));
         services.AddMqttConnectionHandler();
@@ -68,6 +72,10 @@ public static class BrokerHostingExtensions
         services.AddHealthChecks();
 
         builder.WebHost.UseKestrel(kestrel => kestrel.AddServerHeader = false);
+        if (builder.Configuration.GetValue($"{BrokerOptions.SectionName}:Mqtt:InlineSocketScheduling", false))
+        {
+            builder.WebHost.UseSockets(sockets => sockets.UnsafePreferInlineScheduling = true);
+        }
         builder.WebHost.ConfigureKestrel(ConfigureListeners);
         return builder;
     }
@@ -177,7 +185,7 @@ public static class BrokerHostingExtensions
             listen.UseMqttFrameGuard(options.Mqtt.MaxPacketBytes, traffic);
             if (options.Mqtt.CoalesceWrites)
             {
-                listen.UseMqttWriteCoalescing(options.Mqtt.MaxBufferedOutboundBytes, traffic, sp.GetRequiredService<OutboundGates>());
+                listen.UseMqttWriteCoalescing(options.Mqtt.MaxBufferedOutboundBytes, options.Mqtt.MaxBacklogMessages, traffic, sp.GetRequiredService<OutboundGates>());
             }
             listen.UseMqtt();
         });

@@ -55,12 +55,23 @@ public sealed class MqttListenerOptions
     /// <summary>Packets queued for one connection meanwhile go out in one TLS write (README "Broker performance").</summary>
     public bool CoalesceWrites { get; set; } = true;
 
-    /// <summary>
-    /// Outbound bytes one connection may buffer before its sender waits for the socket; publishers to
-    /// it then wait too (back-pressure).
-    /// </summary>
+    /// <summary>Outbound bytes one connection may buffer before MQTTnet's sender waits for the socket.</summary>
     [Range(16 * 1024, 64 * 1024 * 1024)]
     public int MaxBufferedOutboundBytes { get; set; } = 256 * 1024;
+
+    /// <summary>
+    /// Deliveries to one connection not yet written to its socket before publishers to it wait
+    /// (back-pressure); they go on when half have been written.
+    /// </summary>
+    [Range(16, 1_000_000)]
+    public int MaxBacklogMessages { get; set; } = 1_000;
+
+    /// <summary>
+    /// Messages a session may queue (MQTTnet drops beyond it): it bounds offline persistent sessions,
+    /// and must stay well above <see cref="MaxBacklogMessages"/>.
+    /// </summary>
+    [Range(100, 10_000_000)]
+    public int MaxQueuedMessagesPerSession { get; set; } = 10_000;
 
     /// <summary>
     /// How long a publisher waits for a congested subscriber before going on: a QoS 0 message for it

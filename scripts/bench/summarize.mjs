@@ -9,6 +9,8 @@ const metrics = {
   "fanin-q0-e2e": [["recv msg/s", (r) => r.recvPerSec], ["dropped", (r) => r.dropped], ["broker CPU us/msg", usPerMsg]],
   "fanin-q1-e2e": [["recv msg/s", (r) => r.recvPerSec], ["lost", (r) => r.lost], ["broker CPU us/msg", usPerMsg]],
   "fanin-q1-e2e-w1": [["recv msg/s", (r) => r.recvPerSec], ["lost", (r) => r.lost], ["broker CPU us/msg", usPerMsg]],
+  "fanin-q0-flood": [["delivered msg/s", (r) => r.recvPerSec], ["dropped", (r) => r.dropped], ["broker CPU us/msg", usPerMsg], ["broker RSS MB", (r) => r.brokerRssMb]],
+  "fanin-q1-flood": [["delivered msg/s", (r) => r.recvPerSec], ["lost", (r) => r.lost], ["broker CPU us/msg", usPerMsg], ["broker RSS MB", (r) => r.brokerRssMb]],
   "latency": [["p50 us", (r) => r.p50us], ["p99 us", (r) => r.p99us], ["broker CPU %", (r) => r.brokerCpuPct]],
   "conns-tls": [["connected", (r) => r.connected], ["connects/s", (r) => r.connPerSec], ["RSS bytes/conn", (r) => r.bytesPerConn]],
 };

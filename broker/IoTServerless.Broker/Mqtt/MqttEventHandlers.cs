@@ -140,7 +140,7 @@ public sealed class MqttEventHandlers(
                 metrics.Denied("receive");
                 return Task.CompletedTask;
             }
-            return gates.TryGet(e.ReceiverClientId, out var gate) && gate.IsCongested ? WaitForRoomAsync(e, gate) : Task.CompletedTask;
+            return !gates.TryGet(e.ReceiverClientId, out var gate) || gate.TryEnter() ? Task.CompletedTask : WaitForRoomAsync(e, gate);
         }
         catch (Exception ex)
         {
@@ -153,12 +153,20 @@ public sealed class MqttEventHandlers(
     async Task WaitForRoomAsync(InterceptingClientApplicationMessageEnqueueEventArgs e, OutboundGate gate)
     {
         var started = time.GetTimestamp();
-        var drained = await gate.WaitAsync(TimeSpan.FromMilliseconds(options.Value.Mqtt.BackPressureTimeoutMilliseconds));
+        var entered = await gate.EnterAsync(TimeSpan.FromMilliseconds(options.Value.Mqtt.BackPressureTimeoutMilliseconds));
         metrics.DeliveryWait.Record(time.GetElapsedTime(started).TotalMilliseconds);
-        if (!drained && e.ApplicationMessage.QualityOfServiceLevel == MqttQualityOfServiceLevel.AtMostOnce)
+        if (entered)
+        {
+            return;
+        }
+        if (e.ApplicationMessage.QualityOfServiceLevel == MqttQualityOfServiceLevel.AtMostOnce)
         {
             e.AcceptEnqueue = false;
             metrics.DeliveryDropped.Add(1);
+        }
+        else
+        {
+            gate.Enter(); // a QoS 1 message is queued in the session even so
         }
     }
 

@@ -12,15 +12,15 @@ namespace IoTServerless.Broker.Mqtt;
 /// in-memory pipe whose flush only hands the bytes over; one pump per connection moves everything
 /// that has accumulated meanwhile into the TLS stream in a single write. Under load many packets
 /// share a record and a syscall; at low rates a packet goes out alone, one thread-pool hop later.
-/// The pipe is bounded: past <c>maxBufferedBytes</c> MQTTnet's flush waits for the socket, and the
-/// connection's <see cref="OutboundGate"/> is congested meanwhile, so publishers to it wait too
-/// (back-pressure instead of unbounded buffering). An idle connection holds no buffer.
+/// The pipe is bounded: past <c>maxBufferedBytes</c> MQTTnet's flush waits for the socket. The pump
+/// reports the PUBLISHes it wrote to the connection's <see cref="OutboundGate"/>, which holds back
+/// publishers while too many deliveries to it are still unsent. An idle connection holds no buffer.
 /// </summary>
 internal static class MqttWriteCoalescing
 {
     static readonly TimeSpan DrainTimeout = TimeSpan.FromSeconds(5);
 
-    public static IConnectionBuilder UseMqttWriteCoalescing(this IConnectionBuilder builder, int maxBufferedBytes, BrokerTraffic traffic, OutboundGates gates)
+    public static IConnectionBuilder UseMqttWriteCoalescing(this IConnectionBuilder builder, int maxBufferedBytes, int maxBacklog, BrokerTraffic traffic, OutboundGates gates)
         => builder.Use(next => async context =>
         {
             var transport = context.Transport;
@@ -31,10 +31,10 @@ internal static class MqttWriteCoalescing
                 pauseWriterThreshold: maxBufferedBytes,
                 resumeWriterThreshold: maxBufferedBytes / 2,
                 useSynchronizationContext: false));
-            var pump = PumpAsync(pipe.Reader, transport.Output, traffic);
-            var gate = new OutboundGate(context.RemoteEndPoint);
+            var gate = new OutboundGate(context.RemoteEndPoint, maxBacklog);
+            var pump = PumpAsync(pipe.Reader, transport.Output, traffic, gate);
             gates.Opened(gate);
-            context.Transport = new CoalescedTransport(transport.Input, new GatedWriter(pipe.Writer, gate));
+            context.Transport = new CoalescedTransport(transport.Input, pipe.Writer);
             try
             {
                 await next(context);
@@ -57,7 +57,7 @@ internal static class MqttWriteCoalescing
             }
         });
 
-    static async Task PumpAsync(PipeReader pending, PipeWriter output, BrokerTraffic traffic)
+    static async Task PumpAsync(PipeReader pending, PipeWriter output, BrokerTraffic traffic, OutboundGate gate)
     {
         try
         {
@@ -69,15 +69,13 @@ internal static class MqttWriteCoalescing
                 {
                     output.Write(segment.Span);
                 }
-                if (!buffer.IsEmpty)
-                {
-                    CountPackets(buffer, traffic);
-                }
+                var publishes = buffer.IsEmpty ? 0 : CountPackets(buffer, traffic);
                 pending.AdvanceTo(buffer.End);
                 if (!buffer.IsEmpty && (await output.FlushAsync()).IsCompleted)
                 {
                     break; // the peer is gone; MQTTnet learns it from its next write
                 }
+                gate.Sent(publishes);
                 if (result.IsCompleted || result.IsCanceled)
                 {
                     break;
@@ -96,7 +94,7 @@ internal static class MqttWriteCoalescing
     /// MQTTnet flushes whole packets only, so the bytes handed over start and end on packet
     /// boundaries: walk the fixed headers (a few bytes per packet) to count packets and PUBLISHes.
     /// </summary>
-    static void CountPackets(ReadOnlySequence<byte> buffer, BrokerTraffic traffic)
+    static int CountPackets(ReadOnlySequence<byte> buffer, BrokerTraffic traffic)
     {
         var reader = new SequenceReader<byte>(buffer);
         int packets = 0, publishes = 0;
@@ -110,7 +108,7 @@ internal static class MqttWriteCoalescing
                 if (!reader.TryRead(out b) || shift > 21)
                 {
                     traffic.Sent(buffer.Length, packets, publishes);
-                    return;
+                    return publishes;
                 }
                 length |= (long)(b & 0x7F) << shift;
                 shift += 7;
@@ -128,55 +126,7 @@ internal static class MqttWriteCoalescing
             reader.Advance(length);
         }
         traffic.Sent(buffer.Length, packets, publishes);
-    }
-
-    /// <summary>MQTTnet's view of the pipe: a flush that has to wait for room marks the connection congested.</summary>
-    sealed class GatedWriter(PipeWriter inner, OutboundGate gate) : PipeWriter
-    {
-        public override ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default)
-        {
-            var flush = inner.FlushAsync(cancellationToken);
-            if (flush.IsCompleted)
-            {
-                return flush;
-            }
-            gate.Congested();
-            return WaitForRoomAsync(flush);
-        }
-
-        async ValueTask<FlushResult> WaitForRoomAsync(ValueTask<FlushResult> flush)
-        {
-            try
-            {
-                return await flush;
-            }
-            finally
-            {
-                gate.Drained();
-            }
-        }
-
-        public override ValueTask<FlushResult> WriteAsync(ReadOnlyMemory<byte> source, CancellationToken cancellationToken = default)
-        {
-            inner.Write(source.Span);
-            return FlushAsync(cancellationToken);
-        }
-
-        public override void Advance(int bytes) => inner.Advance(bytes);
-
-        public override Memory<byte> GetMemory(int sizeHint = 0) => inner.GetMemory(sizeHint);
-
-        public override Span<byte> GetSpan(int sizeHint = 0) => inner.GetSpan(sizeHint);
-
-        public override void CancelPendingFlush() => inner.CancelPendingFlush();
-
-        public override void Complete(Exception? exception = null) => inner.Complete(exception);
-
-        public override ValueTask CompleteAsync(Exception? exception = null) => inner.CompleteAsync(exception);
-
-        public override bool CanGetUnflushedBytes => inner.CanGetUnflushedBytes;
-
-        public override long UnflushedBytes => inner.UnflushedBytes;
+        return publishes;
     }
 
     sealed class CoalescedTransport(PipeReader input, PipeWriter output) : IDuplexPipe

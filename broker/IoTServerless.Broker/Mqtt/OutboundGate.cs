@@ -4,46 +4,98 @@ using System.Net;
 namespace IoTServerless.Broker.Mqtt;
 
 /// <summary>
-/// One connection's outbound state for back-pressure: congested while its outbound buffer is full
-/// (the socket is not keeping up), open otherwise. Publishers whose messages would be delivered to a
-/// congested connection wait at the gate, so their own sockets are not read meanwhile: a slow
-/// subscriber slows its publishers down instead of growing queues or losing messages.
+/// One connection's delivery backlog, for back-pressure: messages accepted for delivery to it that
+/// have not yet been written to its socket (MQTTnet's session queue plus the outbound buffer). When
+/// the backlog reaches its limit, publishers whose messages would be delivered to it wait at the gate,
+/// so their own sockets are not read meanwhile: a slow subscriber slows its publishers down instead
+/// of growing queues or losing messages. The gate reopens when half the backlog has been sent.
 /// </summary>
-public sealed class OutboundGate(EndPoint? remoteEndPoint)
+public sealed class OutboundGate(EndPoint? remoteEndPoint, int maxBacklog)
 {
-    TaskCompletionSource? _congested;
+    long _accepted;
+    long _sent;
+    TaskCompletionSource? _closed;
 
     public EndPoint? RemoteEndPoint { get; } = remoteEndPoint;
 
     /// <summary>The MQTT client id, once the connection was admitted.</summary>
     public string? ClientId { get; set; }
 
-    public bool IsCongested => Volatile.Read(ref _congested) is not null;
+    public long Backlog => Volatile.Read(ref _accepted) - Volatile.Read(ref _sent);
 
-    internal void Congested()
-        => Interlocked.CompareExchange(ref _congested, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously), null);
+    public bool IsCongested => Backlog >= maxBacklog;
 
-    /// <summary>The buffer drained (or the connection closed): everyone waiting goes on.</summary>
-    internal void Drained() => Interlocked.Exchange(ref _congested, null)?.TrySetResult();
-
-    /// <summary>Waits until the connection drains; false if it is still congested after <paramref name="timeout"/>.</summary>
-    public async Task<bool> WaitAsync(TimeSpan timeout)
+    /// <summary>Takes a place in the backlog if there is room (the hot path: no allocation, no wait).</summary>
+    public bool TryEnter()
     {
-        var congested = Volatile.Read(ref _congested);
-        if (congested is null)
-        {
-            return true;
-        }
-        try
-        {
-            await congested.Task.WaitAsync(timeout);
-            return true;
-        }
-        catch (TimeoutException)
+        if (Backlog >= maxBacklog)
         {
             return false;
         }
+        Interlocked.Increment(ref _accepted);
+        return true;
     }
+
+    /// <summary>Waits for room; false if there was none within <paramref name="timeout"/>.</summary>
+    public async Task<bool> EnterAsync(TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            var closed = Volatile.Read(ref _closed);
+            if (closed is null)
+            {
+                var created = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                closed = Interlocked.CompareExchange(ref _closed, created, null) ?? created;
+            }
+            // Checked after the signal exists, so a drain in between is never missed.
+            if (TryEnter())
+            {
+                return true;
+            }
+            var left = deadline - DateTime.UtcNow;
+            if (left <= TimeSpan.Zero)
+            {
+                return false;
+            }
+            try
+            {
+                await closed.Task.WaitAsync(left);
+            }
+            catch (TimeoutException)
+            {
+                return false;
+            }
+        }
+    }
+
+    /// <summary>Takes a place regardless of the limit (a QoS 1 message that waited its full time).</summary>
+    public void Enter() => Interlocked.Increment(ref _accepted);
+
+    /// <summary>
+    /// The pump wrote <paramref name="publishes"/> PUBLISH packets to the socket. Never counted past
+    /// what was accepted (retransmissions, a taken-over session's queue), so the backlog cannot go negative.
+    /// </summary>
+    internal void Sent(int publishes)
+    {
+        if (publishes > 0)
+        {
+            long sent, next;
+            do
+            {
+                sent = Volatile.Read(ref _sent);
+                next = Math.Min(sent + publishes, Volatile.Read(ref _accepted));
+            }
+            while (Interlocked.CompareExchange(ref _sent, next, sent) != sent);
+        }
+        if (Volatile.Read(ref _closed) is not null && Backlog <= maxBacklog / 2)
+        {
+            Release();
+        }
+    }
+
+    /// <summary>Everyone waiting goes on (drained, or the connection closed).</summary>
+    internal void Release() => Interlocked.Exchange(ref _closed, null)?.TrySetResult();
 }
 
 /// <summary>The outbound gates of the live MQTT-over-TLS connections, by remote endpoint and by client id.</summary>
@@ -70,7 +122,7 @@ public sealed class OutboundGates
         {
             _byClient.TryRemove(new KeyValuePair<string, OutboundGate>(clientId, gate));
         }
-        gate.Drained();
+        gate.Release();
     }
 
     /// <summary>Names the connection from <paramref name="remoteEndPoint"/> by its client id (a takeover replaces the old one).</summary>
@@ -85,6 +137,6 @@ public sealed class OutboundGates
 
     public bool TryGet(string clientId, out OutboundGate gate) => _byClient.TryGetValue(clientId, out gate!);
 
-    /// <summary>Connections whose outbound buffer is full right now (read when metrics are collected).</summary>
+    /// <summary>Connections holding back their publishers right now (read when metrics are collected).</summary>
     public int CongestedCount => _byEndPoint.Values.Count(g => g.IsCongested);
 }

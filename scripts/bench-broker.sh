@@ -10,7 +10,8 @@
 #   iot-sink-off (authorization off, nothing forwarded); iot-sink-on (authorization off, every message
 #   forwarded to the function app); iot-authz (authorization on with a realistic policy set on the bench
 #   certificate, nothing forwarded); iot-full (authorization on and every message forwarded: the broker
-#   as deployed); iot-uncoalesced (iot-sink-off with one TLS write per packet, as MQTTnet does).
+#   as deployed); iot-uncoalesced (iot-sink-off with one TLS write per packet, as MQTTnet does);
+#   iot-inline (iot-sink-off with Broker:Mqtt:InlineSocketScheduling on).
 # Needs: mosquitto (Debian package) for the reference; BENCH=path/to/shared/bench (default ../shared/bench).
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -71,19 +72,20 @@ start_target() { # prints the PID
     mosquitto) "$BENCH/scripts/start-mosquitto.sh" ;;
     mqttnet) "$BENCH/scripts/start-mqttnet.sh" ;;
     iot-*)
-      local sink=None authz=false coalesce=true
+      local sink=None authz=false coalesce=true inline=false
       case $1 in
         iot-sink-on) sink=Webhook ;;
         iot-authz) authz=true ;;
         iot-full) sink=Webhook authz=true ;;
         iot-uncoalesced) coalesce=false ;;
+        iot-inline) inline=true ;;
       esac
       (cd "$BROKER_DIR" && Logging__LogLevel__Default=Warning \
         Broker__Mqtt__BindAddress=127.0.0.1 Broker__Mqtt__Port=18843 Broker__WebSockets__Enabled=false \
         Broker__Api__Port=18844 Broker__Api__Key="$API_KEY" \
         Broker__Tls__ServerCertificatePath=$CERTS/server.crt Broker__Tls__ServerKeyPath=$CERTS/server.key \
         Broker__Tls__ClientCaPath=$CERTS/ca.crt \
-        Broker__Authorization__Enabled=$authz Storage__ConnectionString="$STORAGE" Broker__Mqtt__CoalesceWrites=$coalesce \
+        Broker__Authorization__Enabled=$authz Storage__ConnectionString="$STORAGE" Broker__Mqtt__CoalesceWrites=$coalesce Broker__Mqtt__InlineSocketScheduling=$inline \
         Broker__Events__Sink=$sink Broker__Events__WebhookUrl=http://127.0.0.1:$FN_PORT/api/events \
         Broker__Events__WebhookKey="$FN_KEY" Broker__Events__ForwardTopicFilters__0='bench/#' \
         exec dotnet IoTServerless.Broker.dll) > "$LOCAL/logs/bench-broker.log" 2>&1 &

@@ -52,6 +52,13 @@ public sealed class MqttListenerOptions
     [Range(1024, 268_435_455)]
     public int MaxPacketBytes { get; set; } = 160 * 1024;
 
+    /// <summary>
+    /// Kestrel's <c>UnsafePreferInlineScheduling</c>: socket completions run MQTT processing on the I/O
+    /// thread instead of a thread-pool hop. Less CPU per message; only safe while nothing on that path
+    /// blocks (ours is asynchronous). Off by default.
+    /// </summary>
+    public bool InlineSocketScheduling { get; set; }
+
     /// <summary>Packets queued for one connection meanwhile go out in one TLS write (README "Broker performance").</summary>
     public bool CoalesceWrites { get; set; } = true;
 

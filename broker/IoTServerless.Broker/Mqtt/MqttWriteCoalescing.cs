@@ -11,7 +11,7 @@ namespace IoTServerless.Broker.Mqtt;
 /// so every packet would cost its own TLS record and socket write. Here MQTTnet writes into an
 /// in-memory pipe whose flush only hands the bytes over; one pump per connection moves everything
 /// that has accumulated meanwhile into the TLS stream in a single write. Under load many packets
-/// share a record and a syscall; at low rates a packet goes out alone, one thread-pool hop later.
+/// share a record and a syscall; at low rates a packet goes out alone, at once (<see cref="BurstScheduler"/>).
 /// The pipe is bounded: past <c>maxBufferedBytes</c> MQTTnet's flush waits for the socket. The pump
 /// reports the PUBLISHes it wrote to the connection's <see cref="OutboundGate"/>, which holds back
 /// publishers while too many deliveries to it are still unsent. An idle connection holds no buffer.
@@ -26,7 +26,7 @@ internal static class MqttWriteCoalescing
             var transport = context.Transport;
             var pipe = new Pipe(new PipeOptions(
                 pool: context.Features.Get<IMemoryPoolFeature>()?.MemoryPool ?? MemoryPool<byte>.Shared,
-                readerScheduler: PipeScheduler.ThreadPool,
+                readerScheduler: new BurstScheduler(),
                 writerScheduler: PipeScheduler.Inline,
                 pauseWriterThreshold: maxBufferedBytes,
                 resumeWriterThreshold: maxBufferedBytes / 2,
@@ -127,6 +127,31 @@ internal static class MqttWriteCoalescing
         }
         traffic.Sent(buffer.Length, packets, publishes);
         return publishes;
+    }
+
+    /// <summary>
+    /// Runs the pump inline when this connection's last flush is a while ago (a lone packet goes out
+    /// at once, with no thread hop), and on the thread pool during a burst, so packets written while
+    /// the pump works are coalesced into its next write.
+    /// </summary>
+    sealed class BurstScheduler : PipeScheduler
+    {
+        static readonly long BurstTicks = System.Diagnostics.Stopwatch.Frequency / 5_000; // 200 µs
+        long _last;
+
+        public override void Schedule(Action<object?> action, object? state)
+        {
+            var now = System.Diagnostics.Stopwatch.GetTimestamp();
+            var last = Interlocked.Exchange(ref _last, now);
+            if (now - last > BurstTicks)
+            {
+                action(state);
+            }
+            else
+            {
+                System.Threading.ThreadPool.UnsafeQueueUserWorkItem(action, state, preferLocal: false);
+            }
+        }
     }
 
     sealed class CoalescedTransport(PipeReader input, PipeWriter output) : IDuplexPipe

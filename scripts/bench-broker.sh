@@ -9,8 +9,9 @@
 #   targets (TARGETS=...): mosquitto; mqttnet (the bare MQTTnet 5.2 server in ../shared/bench);
 #   iot-sink-off (authorization off, nothing forwarded); iot-sink-on (authorization off, every message
 #   forwarded to the function app); iot-authz (authorization on with a realistic policy set on the bench
-#   certificate, nothing forwarded); iot-full (authorization on and every message forwarded: the broker
-#   as deployed); iot-uncoalesced (iot-sink-off with one TLS write per packet, as MQTTnet does);
+#   certificate, nothing forwarded); iot-full (the broker as deployed: authorization on and every
+#   message batched and forwarded, to a receiver that accepts and discards, so the function app and
+#   Azurite do not take the 2 cores from the broker being measured); iot-uncoalesced (iot-sink-off with one TLS write per packet, as MQTTnet does);
 #   iot-inline (iot-sink-off with Broker:Mqtt:InlineSocketScheduling on).
 # Needs: mosquitto (Debian package) for the reference; BENCH=path/to/shared/bench (default ../shared/bench).
 set -uo pipefail
@@ -51,8 +52,12 @@ STORAGE="DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=E
   BrokerApi__BaseUrl=http://127.0.0.1:18844/ BrokerApi__Key="$API_KEY" Hosting__FunctionKey="$FN_KEY" \
   exec dotnet IoTServerless.Functions.dll --urls http://127.0.0.1:$FN_PORT) > "$LOCAL/logs/bench-functions.log" 2>&1 &
 FN_PID=$!
-trap 'kill $AZ_PID $FN_PID 2>/dev/null' EXIT
-wait_for_port $TABLE_PORT 30 && wait_for_port $FN_PORT 60 || { echo "sink did not start" >&2; exit 1; }
+# iot-full's sink: accepts every CloudEvents batch (200) and discards it.
+NULL_PORT=17072
+node -e 'require("http").createServer((q, s) => { q.resume(); q.on("end", () => { s.writeHead(200); s.end(); }); }).listen(+process.argv[1], "127.0.0.1")' $NULL_PORT &
+NULL_PID=$!
+trap 'kill $AZ_PID $FN_PID $NULL_PID 2>/dev/null' EXIT
+wait_for_port $TABLE_PORT 30 && wait_for_port $FN_PORT 60 && wait_for_port $NULL_PORT 10 || { echo "sink did not start" >&2; exit 1; }
 
 # The bench certificate as a registered device with a realistic policy set: a device policy with
 # policy variables and a fleet policy with a Deny (what a thing-group policy adds), both attached.
@@ -72,11 +77,11 @@ start_target() { # prints the PID
     mosquitto) "$BENCH/scripts/start-mosquitto.sh" ;;
     mqttnet) "$BENCH/scripts/start-mqttnet.sh" ;;
     iot-*)
-      local sink=None authz=false coalesce=true inline=false
+      local sink=None authz=false coalesce=true inline=false webhook=http://127.0.0.1:$FN_PORT/api/events
       case $1 in
         iot-sink-on) sink=Webhook ;;
         iot-authz) authz=true ;;
-        iot-full) sink=Webhook authz=true ;;
+        iot-full) sink=Webhook authz=true webhook=http://127.0.0.1:$NULL_PORT/ ;;
         iot-uncoalesced) coalesce=false ;;
         iot-inline) inline=true ;;
       esac
@@ -86,7 +91,7 @@ start_target() { # prints the PID
         Broker__Tls__ServerCertificatePath=$CERTS/server.crt Broker__Tls__ServerKeyPath=$CERTS/server.key \
         Broker__Tls__ClientCaPath=$CERTS/ca.crt \
         Broker__Authorization__Enabled=$authz Storage__ConnectionString="$STORAGE" Broker__Mqtt__CoalesceWrites=$coalesce Broker__Mqtt__InlineSocketScheduling=$inline \
-        Broker__Events__Sink=$sink Broker__Events__WebhookUrl=http://127.0.0.1:$FN_PORT/api/events \
+        Broker__Events__Sink=$sink Broker__Events__WebhookUrl=$webhook \
         Broker__Events__WebhookKey="$FN_KEY" Broker__Events__ForwardTopicFilters__0='bench/#' \
         exec dotnet IoTServerless.Broker.dll) > "$LOCAL/logs/bench-broker.log" 2>&1 &
       local pid=$!

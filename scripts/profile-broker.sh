@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# CPU profile of the broker under load: runs one scripts/bench-broker.sh pass of CASE for each
+# target and, 5 s into each run, records `perf record -g` on the broker process for 6 s, with JIT
+# symbols (perf map files). Compare with: perf report -i .local/prof/perf-TARGET.data --no-children --sort dso,sym
+# usage: scripts/profile-broker.sh [CASE=fanin-q0-e2e] [TARGETS="iot-sink-off iot-authz"]
+# Needs: perf (linux-perf), and what scripts/bench-broker.sh needs.
+set -uo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT" || exit 1
+CASE=${1:-fanin-q0-e2e}
+export TARGETS=${2:-${TARGETS:-iot-sink-off iot-authz}}
+command -v perf >/dev/null || { echo "perf is not installed" >&2; exit 1; }
+OUTDIR=$LOCAL/prof; mkdir -p "$OUTDIR"
+export DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0
+bash scripts/bench-broker.sh 1 "$CASE" > "$OUTDIR/bench.out" 2> "$OUTDIR/bench.err" &
+BENCH_PID=$!
+seen=""
+while kill -0 "$BENCH_PID" 2>/dev/null; do
+  line=$(grep '^== ' "$OUTDIR/bench.err" | tail -1)
+  if [ -n "$line" ] && [ "$line" != "$seen" ]; then
+    seen=$line
+    target=$(sed -E 's/.* on ([^ ]+) \(pid [0-9]+\)/\1/' <<<"$line")
+    pid=$(sed -E 's/.*\(pid ([0-9]+)\)/\1/' <<<"$line")
+    sleep 5
+    perf record -F 499 -g -p "$pid" -o "$OUTDIR/perf-$target.data" -- sleep 6 > "$OUTDIR/perf-$target.log" 2>&1
+    echo "profiled $target (pid $pid): $OUTDIR/perf-$target.data" >&2
+  fi
+  sleep 0.3
+done
+cat "$OUTDIR/bench.out"

@@ -184,6 +184,14 @@ public sealed class EventOptions
     [Range(0, 10_000)]
     public int BatchWindowMilliseconds { get; set; } = 20;
 
+    /// <summary>
+    /// Minimum interval between two sends while a QoS 1 publisher waits for its PUBACK (which follows
+    /// the sink's acceptance). 0: the next batch goes as soon as the previous send completed, so sends
+    /// are bounded by the sink's round trip (one send in flight) and QoS 1 does not pay the window.
+    /// </summary>
+    [Range(0, 10_000)]
+    public int AcknowledgedBatchWindowMilliseconds { get; set; }
+
     [Range(1, 100_000)]
     public int MaxBatchMessages { get; set; } = 500;
 

@@ -199,69 +199,98 @@ public sealed class MqttEventHandlers(
             CancellationToken.None);
     }
 
+    /// <summary>
+    /// Every PUBLISH received. For QoS 1 on a coalesced connection the PUBACK's release is registered
+    /// with the connection's pump (<see cref="OutboundGate.HoldAcknowledgement"/>): one hold per
+    /// PUBLISH, in order, completed at once unless the message waits for the event sink.
+    /// </summary>
     async Task OnInterceptingPublishAsync(InterceptingPublishEventArgs e)
     {
+        var connection = e.ApplicationMessage.QualityOfServiceLevel == MqttQualityOfServiceLevel.AtMostOnce ? null : OutboundGate.Current;
+        if (connection is not null && !string.Equals(connection.ClientId, e.ClientId, StringComparison.Ordinal))
+        {
+            connection = null; // not this connection's own PUBLISH (a platform publish made on its flow)
+        }
+        var accepted = Task.CompletedTask;
         try
         {
-            var message = e.ApplicationMessage;
-            var topic = message.Topic;
-            if (string.IsNullOrEmpty(e.ClientId))
-            {
-                return; // published by the platform itself (API, lifecycle): routed, not forwarded back
-            }
-            if (!MqttTopic.IsValidTopicName(topic, out _) || message.Payload.Length > MaxPayloadBytes)
-            {
-                Refuse(e, MqttPubAckReasonCode.TopicNameInvalid);
-                return;
-            }
-            if (!gatekeeper.MayPublish(e.ClientId, topic, message.Retain))
-            {
-                // MQTT 5 gets PUBACK 0x87; MQTT 3.1.1 has no negative PUBACK, so AWS IoT Core closes the connection.
-                metrics.Denied("publish");
-                Refuse(e, MqttPubAckReasonCode.NotAuthorized);
-                e.CloseConnection = e.SessionItems[SessionKeys.ProtocolVersion] is not MQTTnet.Formatter.MqttProtocolVersion.V500;
-                return;
-            }
-            if (ReservedTopics.IsReserved(topic) && !forwarding.ShouldForward(topic))
-            {
-                // Reserved topics exist only as the contract lists them; devices cannot forge lifecycle events.
-                Refuse(e, MqttPubAckReasonCode.NotAuthorized);
-                return;
-            }
-            if (!pipeline.Enabled || !forwarding.ShouldForward(topic))
-            {
-                return;
-            }
-            var brokerMessage = new BrokerMessage
-            {
-                Id = pipeline.NextMessageId(),
-                Topic = topic,
-                Payload = message.Payload.ToArray(),
-                Qos = (int)message.QualityOfServiceLevel,
-                Retain = message.Retain,
-                ClientId = e.ClientId,
-                Principal = e.SessionItems[SessionKeys.Principal] as string,
-                Timestamp = time.GetUtcNow().ToUnixTimeMilliseconds(),
-            };
-            if (message.QualityOfServiceLevel == MqttQualityOfServiceLevel.AtMostOnce)
-            {
-                pipeline.TryForward(brokerMessage);
-            }
-            else
-            {
-                // The PUBACK waits for the sink: at-least-once from device to rule action.
-                await pipeline.ForwardAsync(brokerMessage, e.CancellationToken);
-            }
+            accepted = await InterceptPublishAsync(e, connection is not null);
         }
-        catch (OperationCanceledException)
+        catch (OperationCanceledException ex)
         {
             e.ProcessPublish = false; // the connection is closing; the client will retransmit
+            accepted = Task.FromCanceled(ex.CancellationToken.IsCancellationRequested ? ex.CancellationToken : new CancellationToken(true));
         }
         catch (Exception ex)
         {
             logger.LogError(ex, "Publish from {ClientId} to {Topic} failed", e.ClientId, e.ApplicationMessage.Topic);
             Refuse(e, MqttPubAckReasonCode.UnspecifiedError);
         }
+        if (connection is not null && !e.CloseConnection)
+        {
+            connection.HoldAcknowledgement(accepted);
+        }
+    }
+
+    /// <summary>
+    /// Checks and forwards one PUBLISH. Returns what its PUBACK waits for: the sink's acceptance when
+    /// <paramref name="holdAcknowledgement"/> (the pump holds the PUBACK, the receive loop goes on),
+    /// otherwise nothing, having waited here.
+    /// </summary>
+    async ValueTask<Task> InterceptPublishAsync(InterceptingPublishEventArgs e, bool holdAcknowledgement)
+    {
+        var message = e.ApplicationMessage;
+        var topic = message.Topic;
+        if (string.IsNullOrEmpty(e.ClientId))
+        {
+            return Task.CompletedTask; // published by the platform itself (API, lifecycle): routed, not forwarded back
+        }
+        if (!MqttTopic.IsValidTopicName(topic, out _) || message.Payload.Length > MaxPayloadBytes)
+        {
+            Refuse(e, MqttPubAckReasonCode.TopicNameInvalid);
+            return Task.CompletedTask;
+        }
+        if (!gatekeeper.MayPublish(e.ClientId, topic, message.Retain))
+        {
+            // MQTT 5 gets PUBACK 0x87; MQTT 3.1.1 has no negative PUBACK, so AWS IoT Core closes the connection.
+            metrics.Denied("publish");
+            Refuse(e, MqttPubAckReasonCode.NotAuthorized);
+            e.CloseConnection = e.SessionItems[SessionKeys.ProtocolVersion] is not MQTTnet.Formatter.MqttProtocolVersion.V500;
+            return Task.CompletedTask;
+        }
+        if (ReservedTopics.IsReserved(topic) && !forwarding.ShouldForward(topic))
+        {
+            // Reserved topics exist only as the contract lists them; devices cannot forge lifecycle events.
+            Refuse(e, MqttPubAckReasonCode.NotAuthorized);
+            return Task.CompletedTask;
+        }
+        if (!pipeline.Enabled || !forwarding.ShouldForward(topic))
+        {
+            return Task.CompletedTask;
+        }
+        var brokerMessage = new BrokerMessage
+        {
+            Id = pipeline.NextMessageId(),
+            Topic = topic,
+            Payload = message.Payload.ToArray(),
+            Qos = (int)message.QualityOfServiceLevel,
+            Retain = message.Retain,
+            ClientId = e.ClientId,
+            Principal = e.SessionItems[SessionKeys.Principal] as string,
+            Timestamp = time.GetUtcNow().ToUnixTimeMilliseconds(),
+        };
+        if (message.QualityOfServiceLevel == MqttQualityOfServiceLevel.AtMostOnce)
+        {
+            pipeline.TryForward(brokerMessage);
+            return Task.CompletedTask;
+        }
+        // The PUBACK waits for the sink: at-least-once from device to rule action.
+        if (holdAcknowledgement)
+        {
+            return await pipeline.QueueAsync(brokerMessage, e.CancellationToken);
+        }
+        await pipeline.ForwardAsync(brokerMessage, e.CancellationToken);
+        return Task.CompletedTask;
     }
 
     static void Refuse(InterceptingPublishEventArgs e, MqttPubAckReasonCode reason)

@@ -15,6 +15,8 @@ namespace IoTServerless.Broker.Mqtt;
 /// The pipe is bounded: past <c>maxBufferedBytes</c> MQTTnet's flush waits for the socket. The pump
 /// reports the PUBLISHes it wrote to the connection's <see cref="OutboundGate"/>, which holds back
 /// publishers while too many deliveries to it are still unsent. An idle connection holds no buffer.
+/// The pump also holds back a PUBACK until the event sink accepted the message it acknowledges
+/// (<see cref="OutboundGate.HoldAcknowledgement"/>), so MQTTnet's receive loop never waits for the sink.
 /// </summary>
 internal static class MqttWriteCoalescing
 {
@@ -32,9 +34,10 @@ internal static class MqttWriteCoalescing
                 resumeWriterThreshold: maxBufferedBytes / 2,
                 useSynchronizationContext: false));
             var gate = new OutboundGate(context.RemoteEndPoint, maxBacklog);
-            var pump = PumpAsync(pipe.Reader, transport.Output, traffic, gate);
+            var pump = PumpAsync(pipe.Reader, transport.Output, traffic, gate, context);
             gates.Opened(gate);
             context.Transport = new CoalescedTransport(transport.Input, pipe.Writer);
+            OutboundGate.Current = gate; // flows into MQTTnet's receive loop for this connection
             try
             {
                 await next(context);
@@ -52,12 +55,13 @@ internal static class MqttWriteCoalescing
                 catch (TimeoutException)
                 {
                     transport.Output.CancelPendingFlush();
+                    context.Abort(new ConnectionAbortedException("The peer did not take the last packets in time."));
                     await pump;
                 }
             }
         });
 
-    static async Task PumpAsync(PipeReader pending, PipeWriter output, BrokerTraffic traffic, OutboundGate gate)
+    static async Task PumpAsync(PipeReader pending, PipeWriter output, BrokerTraffic traffic, OutboundGate gate, ConnectionContext connection)
     {
         try
         {
@@ -65,17 +69,42 @@ internal static class MqttWriteCoalescing
             {
                 var result = await pending.ReadAsync();
                 var buffer = result.Buffer;
-                foreach (var segment in buffer)
+                var unwritten = buffer.Start;
+                var next = buffer.Start;
+                while (true)
                 {
-                    output.Write(segment.Span);
+                    // Write everything up to the next acknowledgement that still waits for the event
+                    // sink; send that one (and what follows) only once the sink accepted its message.
+                    var scan = Walk(buffer.Slice(next), gate);
+                    if (scan.Hold is null)
+                    {
+                        if (!await WriteAsync(buffer.Slice(unwritten), output, traffic, gate, scan))
+                        {
+                            await pending.CompleteAsync();
+                            return;
+                        }
+                        break;
+                    }
+                    if (!await WriteAsync(buffer.Slice(unwritten, scan.HeldStart), output, traffic, gate, scan))
+                    {
+                        await pending.CompleteAsync();
+                        return;
+                    }
+                    try
+                    {
+                        await scan.Hold.WaitAsync(connection.ConnectionClosed);
+                    }
+                    catch (Exception)
+                    {
+                        // Not accepted (the broker is stopping) or the peer is gone: no PUBACK, the client retransmits.
+                        connection.Abort(new ConnectionAbortedException("A held acknowledgement was not released."));
+                        await pending.CompleteAsync();
+                        return;
+                    }
+                    unwritten = scan.HeldStart;
+                    next = scan.HeldEnd;
                 }
-                var publishes = buffer.IsEmpty ? 0 : CountPackets(buffer, traffic);
                 pending.AdvanceTo(buffer.End);
-                if (!buffer.IsEmpty && (await output.FlushAsync()).IsCompleted)
-                {
-                    break; // the peer is gone; MQTTnet learns it from its next write
-                }
-                gate.Sent(publishes);
                 if (result.IsCompleted || result.IsCanceled)
                 {
                     break;
@@ -90,16 +119,39 @@ internal static class MqttWriteCoalescing
         }
     }
 
+    /// <summary>Writes and flushes <paramref name="bytes"/>; false when the peer is gone.</summary>
+    static async ValueTask<bool> WriteAsync(ReadOnlySequence<byte> bytes, PipeWriter output, BrokerTraffic traffic, OutboundGate gate, Scan scan)
+    {
+        if (bytes.IsEmpty)
+        {
+            return true;
+        }
+        foreach (var segment in bytes)
+        {
+            output.Write(segment.Span);
+        }
+        traffic.Sent(bytes.Length, scan.Packets, scan.Publishes);
+        if ((await output.FlushAsync()).IsCompleted)
+        {
+            return false; // the peer is gone; MQTTnet learns it from its next write
+        }
+        gate.Sent(scan.Publishes);
+        return true;
+    }
+
     /// <summary>
     /// MQTTnet flushes whole packets only, so the bytes handed over start and end on packet
-    /// boundaries: walk the fixed headers (a few bytes per packet) to count packets and PUBLISHes.
+    /// boundaries: walk the fixed headers (a few bytes per packet) to count packets and PUBLISHes,
+    /// stopping at a PUBACK/PUBREC whose hold (<see cref="OutboundGate.HoldAcknowledgement"/>) has not completed.
     /// </summary>
-    static int CountPackets(ReadOnlySequence<byte> buffer, BrokerTraffic traffic)
+    static Scan Walk(ReadOnlySequence<byte> buffer, OutboundGate gate)
     {
         var reader = new SequenceReader<byte>(buffer);
         int packets = 0, publishes = 0;
-        while (reader.TryRead(out var first))
+        while (!reader.End)
         {
+            var packetStart = reader.Position;
+            reader.TryRead(out var first);
             long length = 0;
             var shift = 0;
             byte b;
@@ -107,15 +159,15 @@ internal static class MqttWriteCoalescing
             {
                 if (!reader.TryRead(out b) || shift > 21)
                 {
-                    traffic.Sent(buffer.Length, packets, publishes);
-                    return publishes;
+                    return new Scan(packets, publishes, null, default, default);
                 }
                 length |= (long)(b & 0x7F) << shift;
                 shift += 7;
             }
             while ((b & 0x80) != 0);
             packets++;
-            if (first >> 4 == 3)
+            var type = first >> 4;
+            if (type == 3)
             {
                 publishes++;
             }
@@ -124,10 +176,15 @@ internal static class MqttWriteCoalescing
                 break;
             }
             reader.Advance(length);
+            if (type is 4 or 5 && gate.NextAcknowledgement() is { IsCompletedSuccessfully: false } hold)
+            {
+                return new Scan(packets, publishes, hold, packetStart, reader.Position);
+            }
         }
-        traffic.Sent(buffer.Length, packets, publishes);
-        return publishes;
+        return new Scan(packets, publishes, null, default, default);
     }
+
+    readonly record struct Scan(int Packets, int Publishes, Task? Hold, SequencePosition HeldStart, SequencePosition HeldEnd);
 
     /// <summary>
     /// Runs the pump inline when this connection's last flush is a while ago (a lone packet goes out

@@ -12,6 +12,8 @@ namespace IoTServerless.Broker.Mqtt;
 /// </summary>
 public sealed class OutboundGate(EndPoint? remoteEndPoint, int maxBacklog)
 {
+    static readonly AsyncLocal<OutboundGate?> s_current = new();
+    readonly ConcurrentQueue<Task> _acknowledgements = new();
     long _accepted;
     long _sent;
     TaskCompletionSource? _closed;
@@ -20,6 +22,26 @@ public sealed class OutboundGate(EndPoint? remoteEndPoint, int maxBacklog)
 
     /// <summary>The MQTT client id, once the connection was admitted.</summary>
     public string? ClientId { get; set; }
+
+    /// <summary>
+    /// The gate of the connection whose MQTTnet receive loop is running on this async flow (set by the
+    /// outbound pump's middleware before MQTTnet takes the connection over); null elsewhere.
+    /// </summary>
+    public static OutboundGate? Current
+    {
+        get => s_current.Value;
+        internal set => s_current.Value = value;
+    }
+
+    /// <summary>
+    /// The next PUBACK (or PUBREC) MQTTnet sends on this connection may only go out once
+    /// <paramref name="accepted"/> completed. Called once for every QoS 1/2 PUBLISH the connection
+    /// received, in order; MQTTnet answers them in the same order.
+    /// </summary>
+    public void HoldAcknowledgement(Task accepted) => _acknowledgements.Enqueue(accepted);
+
+    /// <summary>What the PUBACK about to be written waits for (nothing when no hold was registered).</summary>
+    internal Task NextAcknowledgement() => _acknowledgements.TryDequeue(out var accepted) ? accepted : Task.CompletedTask;
 
     public long Backlog => Volatile.Read(ref _accepted) - Volatile.Read(ref _sent);
 

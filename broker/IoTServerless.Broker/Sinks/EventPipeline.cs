@@ -23,6 +23,8 @@ public sealed class EventPipeline : BackgroundService
     readonly string _instance = Guid.NewGuid().ToString("N")[..12];
     long _batchSequence;
     long _messageSequence;
+    long _awaited; // queued messages whose publisher waits for acceptance (QoS 1 PUBACKs held)
+    volatile TaskCompletionSource? _awaitedArrived;
 
     public EventPipeline(IEventSink sink, IOptions<BrokerOptions> options, BrokerMetrics metrics, TimeProvider time, ILogger<EventPipeline> logger)
     {
@@ -50,16 +52,26 @@ public sealed class EventPipeline : BackgroundService
 
     /// <summary>Queues a message and waits until the sink has accepted it (QoS 1 path).</summary>
     public async Task ForwardAsync(BrokerMessage message, CancellationToken cancellationToken)
+        => await (await QueueAsync(message, cancellationToken)).WaitAsync(cancellationToken);
+
+    /// <summary>
+    /// Queues a message that someone waits for (a QoS 1 PUBACK), waiting only for room in the buffer
+    /// (back-pressure); the task returned completes once the sink accepted it, and is canceled when
+    /// the broker stops first.
+    /// </summary>
+    public async ValueTask<Task> QueueAsync(BrokerMessage message, CancellationToken cancellationToken)
     {
         var pending = new Pending(message, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
         if (!_channel.Writer.TryWrite(pending))
         {
-            // The buffer is full: this publisher waits (its PUBACK with it) until the sink catches up.
+            // The buffer is full: this publisher waits (its socket is not read meanwhile) until the sink catches up.
             var started = _time.GetTimestamp();
             await _channel.Writer.WriteAsync(pending, cancellationToken);
             _metrics.BackPressure.Record(_time.GetElapsedTime(started).TotalMilliseconds);
         }
-        await pending.Accepted!.Task.WaitAsync(cancellationToken);
+        Interlocked.Increment(ref _awaited);
+        _awaitedArrived?.TrySetResult();
+        return pending.Accepted!.Task;
     }
 
     /// <summary>Queues a message without waiting for space; false (and counted) when it was dropped.</summary>
@@ -83,22 +95,21 @@ public sealed class EventPipeline : BackgroundService
         var batch = new List<Pending>(_options.MaxBatchMessages);
         Pending? carry = null;
         var window = TimeSpan.FromMilliseconds(_options.BatchWindowMilliseconds);
+        var acknowledgedWindow = TimeSpan.FromMilliseconds(Math.Min(_options.AcknowledgedBatchWindowMilliseconds, _options.BatchWindowMilliseconds));
         long lastSend = 0;
         try
         {
             while (carry is not null || await reader.WaitToReadAsync(stoppingToken))
             {
-                // At most one send per window: an idle pipeline sends at once; a busy one lets the
-                // window fill the next batch (bounding Event Grid operations per second).
-                var sinceLast = lastSend == 0 ? window : _time.GetElapsedTime(lastSend);
-                if (sinceLast < window)
-                {
-                    await Task.Delay(window - sinceLast, _time, stoppingToken);
-                }
+                await WaitForWindowAsync(lastSend, window, acknowledgedWindow, stoppingToken);
                 batch.Clear();
                 var bytes = 0;
                 if (carry is not null)
                 {
+                    if (carry.Accepted is not null)
+                    {
+                        Interlocked.Decrement(ref _awaited);
+                    }
                     batch.Add(carry);
                     bytes = carry.Message.Payload.Length;
                     carry = null;
@@ -112,6 +123,10 @@ public sealed class EventPipeline : BackgroundService
                     }
                     batch.Add(next);
                     bytes += next.Message.Payload.Length;
+                    if (next.Accepted is not null)
+                    {
+                        Interlocked.Decrement(ref _awaited);
+                    }
                 }
                 if (batch.Count > 0)
                 {
@@ -135,6 +150,42 @@ public sealed class EventPipeline : BackgroundService
             {
                 left.Accepted?.TrySetCanceled(stoppingToken);
             }
+        }
+    }
+
+    /// <summary>
+    /// At most one send per window after <paramref name="lastSend"/>: an idle pipeline sends at once; a
+    /// busy one lets the window fill the next batch (bounding sink operations per second). While a
+    /// publisher waits for a PUBACK the shorter acknowledged window applies, so QoS 1 latency is the
+    /// sink's round trip rather than the window; QoS 0 alone keeps the long window (nobody waits).
+    /// </summary>
+    async Task WaitForWindowAsync(long lastSend, TimeSpan window, TimeSpan acknowledgedWindow, CancellationToken stoppingToken)
+    {
+        if (lastSend == 0)
+        {
+            return;
+        }
+        while (true)
+        {
+            var awaited = Volatile.Read(ref _awaited) > 0;
+            var left = (awaited ? acknowledgedWindow : window) - _time.GetElapsedTime(lastSend);
+            if (left <= TimeSpan.Zero)
+            {
+                return;
+            }
+            if (awaited || acknowledgedWindow >= window)
+            {
+                await Task.Delay(left, _time, stoppingToken);
+                return;
+            }
+            var arrived = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            _awaitedArrived = arrived;
+            if (Volatile.Read(ref _awaited) == 0) // checked after the signal exists, so an arrival in between is not missed
+            {
+                await Task.WhenAny(Task.Delay(left, _time, stoppingToken), arrived.Task);
+            }
+            _awaitedArrived = null;
+            stoppingToken.ThrowIfCancellationRequested();
         }
     }
 

@@ -54,6 +54,37 @@ public sealed class EventPipelineTests : BrokerTestBase
     }
 
     [Fact]
+    public async Task Qos1PublishWaitingForTheSink_doesNotHoldUpTheDevicesOtherTraffic_andAcksStayInOrder()
+    {
+        using var device = await TestMqtt.ConnectAsync("soil-004", Broker.MqttPort, Pki.Device("soil-004"), Pki.Ca);
+        using var pump = await TestMqtt.ConnectAsync("pump-004", Broker.MqttPort, Pki.Device("pump-004"), Pki.Ca);
+        var command = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        pump.ApplicationMessageReceivedAsync += e =>
+        {
+            command.TrySetResult(e.ApplicationMessage.ConvertPayloadToString());
+            return Task.CompletedTask;
+        };
+        await pump.SubscribeAsync("farmA/pump/pump-004/cmd", MqttQualityOfServiceLevel.AtMostOnce);
+        var port = _sink.Port;
+        await _sink.StopAsync();
+
+        var reading = device.PublishStringAsync("farmA/sensor/soil-004/data", "{\"seq\":1}", MqttQualityOfServiceLevel.AtLeastOnce);
+        var notForwarded = device.PublishStringAsync("farmA/other/soil-004", "x", MqttQualityOfServiceLevel.AtLeastOnce);
+        await device.PublishStringAsync("farmA/pump/pump-004/cmd", "on", MqttQualityOfServiceLevel.AtMostOnce);
+
+        // The device's later packets are still read and routed while its reading waits for the sink ...
+        Assert.Equal("on", await command.Task.WaitAsync(TimeSpan.FromSeconds(10)));
+        // ... but no PUBACK goes out ahead of the one waiting (MQTT: PUBACKs in the order of the PUBLISHes).
+        await Task.Delay(500);
+        Assert.False(reading.IsCompleted);
+        Assert.False(notForwarded.IsCompleted);
+
+        await _sink.StartAsync(port);
+        await Task.WhenAll(reading, notForwarded).WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Contains(_sink.Messages, m => m.Topic == "farmA/sensor/soil-004/data" && Encoding.UTF8.GetString(m.Payload) == "{\"seq\":1}");
+    }
+
+    [Fact]
     public async Task ManyMessages_arePackedIntoFewerBatchEvents()
     {
         using var device = await TestMqtt.ConnectAsync("soil-002", Broker.MqttPort, Pki.Device("soil-002"), Pki.Ca);

@@ -1,5 +1,6 @@
+using System.Buffers;
+using System.Text.Json;
 using System.Threading.Channels;
-using Azure.Messaging;
 using IoTServerless.Core.Events;
 using Microsoft.Extensions.Options;
 
@@ -23,6 +24,8 @@ public sealed class EventPipeline : BackgroundService
     readonly string _instance = Guid.NewGuid().ToString("N")[..12];
     long _batchSequence;
     long _messageSequence;
+    readonly ArrayBufferWriter<byte> _encoded = new(64 * 1024);
+    readonly Utf8JsonWriter _encoder = new(Stream.Null);
     long _awaited; // queued messages whose publisher waits for acceptance (QoS 1 PUBACKs held)
     volatile TaskCompletionSource? _awaitedArrived;
 
@@ -192,12 +195,11 @@ public sealed class EventPipeline : BackgroundService
     async Task SendWithRetryAsync(List<Pending> batch, CancellationToken stoppingToken)
     {
         var id = $"{_instance}-b{Interlocked.Increment(ref _batchSequence)}";
-        var messages = new BrokerMessage[batch.Count];
-        for (var i = 0; i < batch.Count; i++)
-        {
-            messages[i] = batch[i].Message;
-        }
-        CloudEvent[] events = [EventEnvelope.CreateBatchEvent(id, new MessageBatch { Messages = messages }, _time.GetUtcNow())];
+        // One buffer, reused: a batch is encoded once, in one pass, and sent (and retried) from it.
+        _encoded.ResetWrittenCount();
+        _encoder.Reset(_encoded);
+        EventEnvelope.WriteBatchEvents(_encoder, id, batch.Select(p => p.Message), _time.GetUtcNow());
+        var events = _encoded.WrittenMemory;
         var delay = TimeSpan.FromMilliseconds(100);
         var maxDelay = TimeSpan.FromMilliseconds(_options.MaxRetryDelayMilliseconds);
         for (var attempt = 1; ; attempt++)

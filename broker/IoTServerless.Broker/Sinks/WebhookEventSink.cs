@@ -1,6 +1,4 @@
 using System.Net.Http.Headers;
-using System.Text.Json;
-using Azure.Messaging;
 using Microsoft.Extensions.Options;
 
 namespace IoTServerless.Broker.Sinks;
@@ -10,11 +8,11 @@ public sealed class WebhookEventSink(HttpClient http, IOptions<BrokerOptions> op
 {
     static readonly MediaTypeHeaderValue BatchContentType = MediaTypeHeaderValue.Parse("application/cloudevents-batch+json; charset=utf-8");
 
-    public async Task SendAsync(IReadOnlyList<CloudEvent> events, CancellationToken cancellationToken)
+    public async Task SendAsync(ReadOnlyMemory<byte> cloudEvents, CancellationToken cancellationToken)
     {
         var o = options.Value.Events;
         using var request = new HttpRequestMessage(HttpMethod.Post, o.WebhookUrl);
-        request.Content = new ByteArrayContent(JsonSerializer.SerializeToUtf8Bytes(events));
+        request.Content = new ReadOnlyMemoryContent(cloudEvents);
         request.Content.Headers.ContentType = BatchContentType;
         if (!string.IsNullOrEmpty(o.WebhookKey))
         {

@@ -123,6 +123,36 @@ public static class EventEnvelope
         return batch;
     }
 
+    /// <summary>
+    /// Writes a CloudEvents batch (<c>application/cloudevents-batch+json</c>) holding the one CloudEvent
+    /// that carries <paramref name="messages"/>, in a single pass: the same JSON as serializing
+    /// <see cref="CreateBatchEvent"/>, without building the data first and parsing it again.
+    /// </summary>
+    public static void WriteBatchEvents(Utf8JsonWriter writer, string id, IEnumerable<BrokerMessage> messages, DateTimeOffset time)
+    {
+        writer.WriteStartArray();
+        writer.WriteStartObject();
+        writer.WriteString("specversion", "1.0");
+        writer.WriteString("id", id);
+        writer.WriteString("source", EventTypes.BrokerSource);
+        writer.WriteString("type", EventTypes.MessageBatch);
+        writer.WriteString("time", time);
+        writer.WriteString("datacontenttype", "application/json");
+        writer.WritePropertyName("data");
+        writer.WriteStartObject();
+        writer.WritePropertyName("messages");
+        writer.WriteStartArray();
+        foreach (var message in messages)
+        {
+            JsonSerializer.Serialize(writer, message, EventJsonContext.Default.BrokerMessage);
+        }
+        writer.WriteEndArray();
+        writer.WriteEndObject();
+        writer.WriteEndObject();
+        writer.WriteEndArray();
+        writer.Flush();
+    }
+
     /// <summary>Builds the CloudEvent that carries a batch.</summary>
     public static CloudEvent CreateBatchEvent(string id, MessageBatch batch, DateTimeOffset time)
         => new(EventTypes.BrokerSource, EventTypes.MessageBatch, BinaryData.FromBytes(JsonSerializer.SerializeToUtf8Bytes(batch, EventJsonContext.Default.MessageBatch)), "application/json")

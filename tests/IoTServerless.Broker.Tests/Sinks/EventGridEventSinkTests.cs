@@ -1,7 +1,9 @@
+using System.Text.Json;
 using Azure;
 using Azure.Messaging;
 using Azure.Messaging.EventGrid;
 using IoTServerless.Broker.Sinks;
+using IoTServerless.Core.Events;
 using Moq;
 
 namespace IoTServerless.Broker.Tests.Sinks;
@@ -10,20 +12,24 @@ namespace IoTServerless.Broker.Tests.Sinks;
 public sealed class EventGridEventSinkTests
 {
     [Fact]
-    public async Task SendAsync_publishesTheCloudEventsToTheTopic()
+    public async Task SendAsync_publishesTheEncodedCloudEventsToTheTopic()
     {
         var client = new Mock<EventGridPublisherClient>();
-        IEnumerable<CloudEvent>? sent = null;
-        client.Setup(c => c.SendEventsAsync(It.IsAny<IEnumerable<CloudEvent>>(), It.IsAny<CancellationToken>()))
-            .Callback<IEnumerable<CloudEvent>, CancellationToken>((events, _) => sent = events.ToList())
+        byte[]? sent = null;
+        client.Setup(c => c.SendEncodedCloudEventsAsync(It.IsAny<ReadOnlyMemory<byte>>(), It.IsAny<CancellationToken>()))
+            .Callback<ReadOnlyMemory<byte>, CancellationToken>((events, _) => sent = events.ToArray())
             .ReturnsAsync(Mock.Of<Response>());
         var sink = new EventGridEventSink(client.Object);
-        var batch = new CloudEvent("/iotserverless/broker", "IoTServerless.Broker.MessageBatch", BinaryData.FromString("{\"messages\":[]}"), "application/json") { Id = "b1" };
+        var encoded = new System.Buffers.ArrayBufferWriter<byte>();
+        using (var writer = new Utf8JsonWriter(encoded))
+        {
+            EventEnvelope.WriteBatchEvents(writer, "b1", [new BrokerMessage { Id = "m1", Topic = "farmA/sensor/soil-1/data", Payload = [1, 2] }], DateTimeOffset.UtcNow);
+        }
 
-        await sink.SendAsync([batch], CancellationToken.None);
+        await sink.SendAsync(encoded.WrittenMemory, CancellationToken.None);
 
         Assert.NotNull(sent);
-        var only = Assert.Single(sent!);
+        var only = Assert.Single(CloudEvent.ParseMany(BinaryData.FromBytes(sent!)));
         Assert.Equal("b1", only.Id);
         Assert.Equal("IoTServerless.Broker.MessageBatch", only.Type);
     }
@@ -32,11 +38,11 @@ public sealed class EventGridEventSinkTests
     public async Task SendAsync_whenTheTopicRefuses_throwsSoThePipelineRetries()
     {
         var client = new Mock<EventGridPublisherClient>();
-        client.Setup(c => c.SendEventsAsync(It.IsAny<IEnumerable<CloudEvent>>(), It.IsAny<CancellationToken>()))
+        client.Setup(c => c.SendEncodedCloudEventsAsync(It.IsAny<ReadOnlyMemory<byte>>(), It.IsAny<CancellationToken>()))
             .ThrowsAsync(new RequestFailedException(503, "Service Unavailable"));
         var sink = new EventGridEventSink(client.Object);
 
-        var ex = await Assert.ThrowsAsync<RequestFailedException>(() => sink.SendAsync([new CloudEvent("/s", "t", null)], CancellationToken.None));
+        var ex = await Assert.ThrowsAsync<RequestFailedException>(() => sink.SendAsync("[]"u8.ToArray(), CancellationToken.None));
         Assert.Equal(503, ex.Status);
     }
 }

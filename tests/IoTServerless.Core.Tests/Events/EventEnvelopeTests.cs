@@ -150,6 +150,38 @@ public sealed class EventEnvelopeTests
     }
 
     [Fact]
+    public void WriteBatchEvents_writesTheBatchAsJsonData_andParsesBackLikeTheCloudEvent()
+    {
+        var time = new DateTimeOffset(2024, 6, 1, 12, 34, 56, 789, TimeSpan.Zero);
+        BrokerMessage[] messages =
+        [
+            new BrokerMessage { Id = "broker-a-1", Topic = "farm/pump-1/telemetry", Payload = [0, 1, 255], Qos = 1, Retain = true, ClientId = "pump-1", Principal = new string('c', 64), Timestamp = 1_717_245_296_789 },
+            new BrokerMessage { Id = "broker-a-2", Topic = "$aws/events/presence/connected/pump-1", Payload = Encoding.UTF8.GetBytes("{\"ü\":\"€\"}"), Timestamp = 1 },
+        ];
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            EventEnvelope.WriteBatchEvents(writer, "batch-1", messages, time);
+        }
+
+        // The data is JSON, not data_base64: payloads are base64 once, not twice.
+        var written = JsonNode.Parse(buffer.WrittenSpan)!.AsArray();
+        Assert.Equal(2, Assert.Single(written)!["data"]!["messages"]!.AsArray().Count);
+        Assert.Null(written[0]!["data_base64"]);
+        var parsed = Assert.Single(ParseEvents(Encoding.UTF8.GetString(buffer.WrittenSpan)));
+        var viaCloudEvent = Assert.Single(ParseEvents(JsonSerializer.Serialize(new[] { EventEnvelope.CreateBatchEvent("batch-1", new MessageBatch { Messages = messages }, time) })));
+        foreach (var item in new[] { parsed, viaCloudEvent })
+        {
+            Assert.Equal("batch-1", item.CloudEvent.Id);
+            Assert.Equal(EventTypes.BrokerSource, item.CloudEvent.Source);
+            Assert.Equal(EventTypes.MessageBatch, item.CloudEvent.Type);
+            Assert.Equal(time, item.CloudEvent.Time);
+            Assert.Equal(messages, item.Batch!.Messages.Select(m => m with { Payload = messages.Single(o => o.Id == m.Id).Payload }));
+            Assert.Equal(messages.Select(m => m.Payload), item.Batch.Messages.Select(m => m.Payload));
+        }
+    }
+
+    [Fact]
     public void Parse_eventGridSubscriptionValidation_returnsTheCode()
     {
         const string Json = """

@@ -4,7 +4,7 @@
 # sink off, and mosquitto, alternating runs in counterbalanced order (A B C C B A ...), a fresh broker
 # process per run.
 # Prints medians and ratios against mosquitto measured in the same run.
-# usage: scripts/bench-broker.sh [RUNS=3] [CASES...]
+# usage: scripts/bench-broker.sh [RUNS=3] [CASES...]   (the latency case runs at least LATENCY_RUNS=8 times)
 #   cases: fanin-q0-e2e fanin-q1-e2e fanin-q1-e2e-w1 fanin-q0-flood fanin-q1-flood latency conns-tls (default: all)
 #   targets (TARGETS=...): mosquitto; mqttnet (the bare MQTTnet 5.2 server in ../shared/bench);
 #   iot-sink-off (authorization off, nothing forwarded); iot-sink-on (authorization off, every message
@@ -23,6 +23,7 @@ CASES=("$@"); [ ${#CASES[@]} -eq 0 ] && CASES=(fanin-q0-e2e fanin-q1-e2e fanin-q
 BENCH=${BENCH:-$(cd "$ROOT/../shared/bench" 2>/dev/null && pwd)}
 CONNS=${CONNS:-10000}
 WARMUP=${WARMUP:-3}
+LATENCY_RUNS=${LATENCY_RUNS:-8} # latency percentiles vary more from run to run: at least this many runs
 TARGETS=(${TARGETS:-mosquitto iot-sink-off iot-sink-on})
 OUT=${OUT:-$LOCAL/bench/broker-$(date -u +%Y%m%dT%H%M%SZ).jsonl}
 CERTS=/tmp/bench/certs
@@ -113,12 +114,13 @@ args_of() {
     fanin-q0-flood)  echo "fanin --publishers 20 --subscribers 1 --qos 0 --flow open --duration 10 --warmup $WARMUP" ;;
     fanin-q1-flood)  echo "fanin --publishers 20 --subscribers 1 --qos 1 --flow open --inflight 32 --duration 10 --warmup $WARMUP" ;;
     latency)         echo "latency --rate 1000 --qos 0 --duration 10 --warmup 2" ;;
-    conns-tls)       echo "conns --count $CONNS --concurrency 64 --hold 5 --src-ips 127.0.0.2-127.0.0.20" ;;
+    conns-tls)       echo "conns --count $CONNS --concurrency 64 --hold ${HOLD:-5} --src-ips 127.0.0.2-127.0.0.20" ;;
   esac
 }
 
 for c in "${CASES[@]}"; do
-  for r in $(seq "$RUNS"); do
+  runs=$RUNS; [ "$c" = latency ] && [ "$runs" -lt "$LATENCY_RUNS" ] && runs=$LATENCY_RUNS
+  for r in $(seq "$runs"); do
     # Counterbalanced order (A B C, C B A, ...): the run right after another broker's shutdown is
     # measurably slower here, so a fixed order would bias every ratio against the later targets.
     order=("${TARGETS[@]}"); [ $((r % 2)) -eq 0 ] && for ((i=${#TARGETS[@]}-1, j=0; i>=0; i--, j++)); do order[j]=${TARGETS[i]}; done
@@ -126,7 +128,7 @@ for c in "${CASES[@]}"; do
       pid=$(start_target "$t") || continue
       wait_idle "$pid"
       log="$LOCAL/logs/bench-$c-$t-$r.log"
-      echo "== $c run $r/$RUNS on $t (pid $pid)" >&2
+      echo "== $c run $r/$runs on $t (pid $pid)" >&2
       # shellcheck disable=SC2046
       timeout 300 "$LG" $(args_of "$c") --tls --ca $CERTS/ca.crt --cert $CERTS/client.crt --key $CERTS/client.key \
         --port "$(port_of "$t")" --broker-pid "$pid" --label "$t" > "$log" 2>&1

@@ -61,11 +61,17 @@ public static class BrokerHostingExtensions
         // MQTTnet drops what exceeds a session's queue, after PUBACK. Connected clients never get near
         // it (the outbound gate holds publishers back at MaxBacklogMessages); it bounds offline sessions.
         var mqtt = builder.Configuration.GetSection($"{BrokerOptions.SectionName}:Mqtt").Get<MqttListenerOptions>() ?? new MqttListenerOptions();
-        services.AddHostedMqttServer(o => o
+        var serverOptions = new MqttServerOptionsBuilder()
             .WithoutDefaultEndpoint()
             .WithMaxPendingMessagesPerClient(mqtt.MaxQueuedMessagesPerSession)
             .WithPersistentSessions()
-            .WithDefaultCommunicationTimeout(TimeSpan.FromSeconds(10)));
+            .WithDefaultCommunicationTimeout(TimeSpan.FromSeconds(10))
+            .Build();
+        // Each connection's packet encoder starts small and grows to the largest packet it sends; past
+        // 4 KB it shrinks back after that packet. MQTTnet's default keeps 4 KB, and up to 64 KB, per connection.
+        serverOptions.WriterBufferSize = 256;
+        serverOptions.WriterBufferSizeMax = 4096;
+        services.AddHostedMqttServer(serverOptions);
         services.AddMqttConnectionHandler();
         services.AddConnections();
         services.AddProblemDetails();

@@ -13,7 +13,7 @@ namespace IoTServerless.Broker.Mqtt;
 public sealed class OutboundGate(EndPoint? remoteEndPoint, int maxBacklog)
 {
     static readonly AsyncLocal<OutboundGate?> s_current = new();
-    readonly ConcurrentQueue<Task> _acknowledgements = new();
+    ConcurrentQueue<Task>? _acknowledgements; // created by the first QoS 1 PUBLISH: idle connections hold none
     long _accepted;
     long _sent;
     TaskCompletionSource? _closed;
@@ -38,10 +38,20 @@ public sealed class OutboundGate(EndPoint? remoteEndPoint, int maxBacklog)
     /// <paramref name="accepted"/> completed. Called once for every QoS 1/2 PUBLISH the connection
     /// received, in order; MQTTnet answers them in the same order.
     /// </summary>
-    public void HoldAcknowledgement(Task accepted) => _acknowledgements.Enqueue(accepted);
+    public void HoldAcknowledgement(Task accepted)
+    {
+        var holds = Volatile.Read(ref _acknowledgements);
+        if (holds is null)
+        {
+            // The receive loop is the only writer, so no other queue can appear in between.
+            holds = new ConcurrentQueue<Task>();
+            Volatile.Write(ref _acknowledgements, holds);
+        }
+        holds.Enqueue(accepted);
+    }
 
     /// <summary>What the PUBACK about to be written waits for (nothing when no hold was registered).</summary>
-    internal Task NextAcknowledgement() => _acknowledgements.TryDequeue(out var accepted) ? accepted : Task.CompletedTask;
+    internal Task NextAcknowledgement() => Volatile.Read(ref _acknowledgements) is { } holds && holds.TryDequeue(out var accepted) ? accepted : Task.CompletedTask;
 
     public long Backlog => Volatile.Read(ref _accepted) - Volatile.Read(ref _sent);
 

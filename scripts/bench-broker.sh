@@ -21,7 +21,7 @@ cd "$ROOT"
 RUNS=${1:-3}; shift 2>/dev/null || true
 CASES=("$@"); [ ${#CASES[@]} -eq 0 ] && CASES=(fanin-q0-e2e fanin-q1-e2e fanin-q1-e2e-w1 fanin-q0-flood fanin-q1-flood latency conns-tls)
 BENCH=${BENCH:-$(cd "$ROOT/../shared/bench" 2>/dev/null && pwd)}
-CONNS=${CONNS:-10000}
+CONNS=${CONNS:-19500}
 WARMUP=${WARMUP:-3}
 LATENCY_RUNS=${LATENCY_RUNS:-8} # latency percentiles vary more from run to run: at least this many runs
 TARGETS=(${TARGETS:-mosquitto iot-sink-off iot-sink-on})

@@ -12,8 +12,9 @@
 #   certificate, nothing forwarded); iot-full (the broker as deployed: authorization on and every
 #   message batched and forwarded, to a receiver that accepts and discards, so the function app and
 #   Azurite do not take the 2 cores from the broker being measured); iot-uncoalesced (iot-sink-off with one TLS write per packet, as MQTTnet does);
-#   iot-inline (iot-sink-off with Broker:Mqtt:InlineSocketScheduling on); iot-full-pgo (iot-full with
-#   dynamic PGO switched back on, DOTNET_TieredPGO=1: the ablation of the broker's <TieredPGO>false</TieredPGO>).
+#   iot-full-pgo (iot-full with
+#   dynamic PGO switched back on, DOTNET_TieredPGO=1: the ablation of the broker's <TieredPGO>false</TieredPGO>);
+#   iot-full-pooled (iot-full with Broker:Mqtt:InlineSocketScheduling off: a thread-pool hop per socket read).
 # Needs: mosquitto (Debian package) for the reference; BENCH=path/to/shared/bench (default ../shared/bench).
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -79,14 +80,14 @@ start_target() { # prints the PID
     mosquitto) "$BENCH/scripts/start-mosquitto.sh" ;;
     mqttnet) "$BENCH/scripts/start-mqttnet.sh" ;;
     iot-*)
-      local sink=None authz=false coalesce=true inline=false pgo= webhook=http://127.0.0.1:$FN_PORT/api/events
+      local sink=None authz=false coalesce=true inline=true pgo= webhook=http://127.0.0.1:$FN_PORT/api/events
       case $1 in
         iot-sink-on) sink=Webhook ;;
         iot-authz) authz=true ;;
         iot-full) sink=Webhook authz=true webhook=http://127.0.0.1:$NULL_PORT/ ;;
         iot-full-pgo) sink=Webhook authz=true webhook=http://127.0.0.1:$NULL_PORT/ pgo=1 ;;
+        iot-full-pooled) sink=Webhook authz=true webhook=http://127.0.0.1:$NULL_PORT/ inline=false ;;
         iot-uncoalesced) coalesce=false ;;
-        iot-inline) inline=true ;;
       esac
       (cd "$BROKER_DIR" && { [ -z "$pgo" ] || export DOTNET_TieredPGO=$pgo; } && Logging__LogLevel__Default=Warning \
         Broker__Mqtt__BindAddress=127.0.0.1 Broker__Mqtt__Port=18843 Broker__WebSockets__Enabled=false \

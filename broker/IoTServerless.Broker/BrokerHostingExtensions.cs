@@ -78,7 +78,7 @@ public static class BrokerHostingExtensions
         services.AddHealthChecks();
 
         builder.WebHost.UseKestrel(kestrel => kestrel.AddServerHeader = false);
-        if (builder.Configuration.GetValue($"{BrokerOptions.SectionName}:Mqtt:InlineSocketScheduling", false))
+        if (builder.Configuration.GetValue($"{BrokerOptions.SectionName}:Mqtt:InlineSocketScheduling", true))
         {
             builder.WebHost.UseSockets(sockets => sockets.UnsafePreferInlineScheduling = true);
         }

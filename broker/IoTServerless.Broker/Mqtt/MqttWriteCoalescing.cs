@@ -71,6 +71,7 @@ internal static class MqttWriteCoalescing
                 var buffer = result.Buffer;
                 var unwritten = buffer.Start;
                 var next = buffer.Start;
+                var held = 0; // the released acknowledgement, written with what follows it
                 while (true)
                 {
                     // Write everything up to the next acknowledgement that still waits for the event
@@ -78,14 +79,14 @@ internal static class MqttWriteCoalescing
                     var scan = Walk(buffer.Slice(next), gate);
                     if (scan.Hold is null)
                     {
-                        if (!await WriteAsync(buffer.Slice(unwritten), output, traffic, gate, scan))
+                        if (!await WriteAsync(buffer.Slice(unwritten), output, traffic, gate, scan with { Packets = scan.Packets + held }))
                         {
                             await pending.CompleteAsync();
                             return;
                         }
                         break;
                     }
-                    if (!await WriteAsync(buffer.Slice(unwritten, scan.HeldStart), output, traffic, gate, scan))
+                    if (!await WriteAsync(buffer.Slice(unwritten, scan.HeldStart), output, traffic, gate, scan with { Packets = scan.Packets + held }))
                     {
                         await pending.CompleteAsync();
                         return;
@@ -103,6 +104,7 @@ internal static class MqttWriteCoalescing
                     }
                     unwritten = scan.HeldStart;
                     next = scan.HeldEnd;
+                    held = 1;
                 }
                 pending.AdvanceTo(buffer.End);
                 if (result.IsCompleted || result.IsCanceled)
@@ -178,7 +180,7 @@ internal static class MqttWriteCoalescing
             reader.Advance(length);
             if (type is 4 or 5 && gate.NextAcknowledgement() is { IsCompletedSuccessfully: false } hold)
             {
-                return new Scan(packets, publishes, hold, packetStart, reader.Position);
+                return new Scan(packets - 1, publishes, hold, packetStart, reader.Position); // the held packet goes with the next write
             }
         }
         return new Scan(packets, publishes, null, default, default);

@@ -1,5 +1,7 @@
 using System.Text;
+using IoTServerless.Broker.Sinks;
 using IoTServerless.Testing;
+using Microsoft.Extensions.DependencyInjection;
 using MQTTnet;
 using MQTTnet.Protocol;
 
@@ -65,6 +67,7 @@ public sealed class EventPipelineTests : BrokerTestBase
             return Task.CompletedTask;
         };
         await pump.SubscribeAsync("farmA/pump/pump-004/cmd", MqttQualityOfServiceLevel.AtMostOnce);
+        var traffic = Broker.Services.GetRequiredService<BrokerTraffic>();
         var port = _sink.Port;
         await _sink.StopAsync();
 
@@ -82,6 +85,10 @@ public sealed class EventPipelineTests : BrokerTestBase
         await _sink.StartAsync(port);
         await Task.WhenAll(reading, notForwarded).WaitAsync(TimeSpan.FromSeconds(30));
         Assert.Contains(_sink.Messages, m => m.Topic == "farmA/sensor/soil-004/data" && Encoding.UTF8.GetString(m.Payload) == "{\"seq\":1}");
+        // A held PUBACK is still counted once it goes out. This broker sent: CONNACK and two PUBACKs
+        // to the device; CONNACK, SUBACK and the command to the pump.
+        Assert.Equal(6, traffic.PacketsOut);
+        Assert.True(traffic.Writes <= traffic.PacketsOut, $"{traffic.Writes} writes for {traffic.PacketsOut} packets");
     }
 
     [Fact]

@@ -216,10 +216,10 @@ public sealed class MqttEventHandlers(
         {
             accepted = await InterceptPublishAsync(e, connection is not null);
         }
-        catch (OperationCanceledException ex)
+        catch (OperationCanceledException)
         {
             e.ProcessPublish = false; // the connection is closing; the client will retransmit
-            accepted = Task.FromCanceled(ex.CancellationToken.IsCancellationRequested ? ex.CancellationToken : new CancellationToken(true));
+            accepted = Task.FromCanceled(new CancellationToken(canceled: true)); // so no PUBACK goes out
         }
         catch (Exception ex)
         {

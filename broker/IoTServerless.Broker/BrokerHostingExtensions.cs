@@ -177,7 +177,9 @@ public static class BrokerHostingExtensions
         {
             ServerCertificate = serverCertificate,
             ClientCertificateMode = ClientCertificateMode.RequireCertificate,
-            ClientCertificateValidation = (certificate, _, _) => validator.Validate(certificate),
+            ClientCertificateValidation = validator.ValidateHandshake,
+            // The handshake builds the device's chain once, against the configured CAs only.
+            OnAuthenticate = (_, ssl) => ssl.CertificateChainPolicy = validator.HandshakeChainPolicy(),
             CheckCertificateRevocation = false,
             SslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
             HandshakeTimeout = TimeSpan.FromSeconds(10),
@@ -188,6 +190,7 @@ public static class BrokerHostingExtensions
             listeners.Mqtt = listen;
             listen.Protocols = HttpProtocols.None; // raw MQTT: no ALPN is selected, so any offered ALPN (x-amzn-mqtt-ca) is fine
             listen.UseHttps(Tls());
+            listen.UseOpenSslIdleBufferRelease();
             listen.UseMqttFrameGuard(options.Mqtt.MaxPacketBytes, traffic);
             if (options.Mqtt.CoalesceWrites)
             {

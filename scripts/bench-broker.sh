@@ -14,7 +14,7 @@
 #   Azurite do not take the 2 cores from the broker being measured); iot-uncoalesced (iot-sink-off with one TLS write per packet, as MQTTnet does);
 #   iot-full-pgo (iot-full with
 #   dynamic PGO switched back on, DOTNET_TieredPGO=1: the ablation of the broker's <TieredPGO>false</TieredPGO>);
-#   iot-full-pooled (iot-full with Broker:Mqtt:InlineSocketScheduling off: a thread-pool hop per socket read).
+#   iot-full-pooled (iot-full with Broker:Mqtt:InlineSocketScheduling off: thread-pool hops per socket read).
 # Needs: mosquitto (Debian package) for the reference; BENCH=path/to/shared/bench (default ../shared/bench).
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"

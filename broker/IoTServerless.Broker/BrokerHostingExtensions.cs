@@ -25,6 +25,8 @@ namespace IoTServerless.Broker;
 
 public static class BrokerHostingExtensions
 {
+    const string InlineSocketCompletions = "DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS";
+
     /// <summary>Everything the broker needs: options, Kestrel listeners (MQTT/TLS, MQTT/WSS, internal API), MQTT server, event pipeline.</summary>
     public static WebApplicationBuilder AddBroker(this WebApplicationBuilder builder)
     {
@@ -81,6 +83,13 @@ public static class BrokerHostingExtensions
         if (builder.Configuration.GetValue($"{BrokerOptions.SectionName}:Mqtt:InlineSocketScheduling", true))
         {
             builder.WebHost.UseSockets(sockets => sockets.UnsafePreferInlineScheduling = true);
+            // And the socket's completion itself runs on the epoll thread (one per core then), not as a
+            // thread-pool work item. .NET reads this variable once, when the first socket starts async
+            // I/O; nothing has yet in the broker's own process (in a test host it may be too late, harmlessly).
+            if (Environment.GetEnvironmentVariable(InlineSocketCompletions) is null)
+            {
+                Environment.SetEnvironmentVariable(InlineSocketCompletions, "1");
+            }
         }
         builder.WebHost.ConfigureKestrel(ConfigureListeners);
         return builder;

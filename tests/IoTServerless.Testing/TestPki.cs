@@ -51,6 +51,10 @@ public sealed class TestPki : IDisposable
     /// <summary>A device certificate signed by the rogue CA.</summary>
     public X509Certificate2 RogueDevice(string commonName) => Usable(CertificateFactory.CreateDeviceCertificate(RogueCa, commonName));
 
+    /// <summary>A certificate from the trusted CA whose extended key usage allows server authentication only.</summary>
+    public X509Certificate2 ServerOnlyDevice(string commonName)
+        => Usable(CertificateFactory.CreateServerCertificate(Ca, commonName, [commonName], []));
+
     /// <summary>A device certificate whose validity ended yesterday.</summary>
     public X509Certificate2 ExpiredDevice(string commonName)
         => Usable(CertificateFactory.CreateDeviceCertificate(Ca, commonName, DateTimeOffset.UtcNow.AddDays(-30), TimeSpan.FromDays(29)));

@@ -59,6 +59,17 @@ public sealed class TlsTests : BrokerTestBase
     }
 
     [Fact]
+    public async Task Connect_withCertificateNotForClientAuthentication_isRefused()
+    {
+        // Issued by the trusted CA, but its extended key usage says server authentication only.
+        using var serverOnly = Pki.ServerOnlyDevice("pump-007");
+        using var client = new MqttClientFactory().CreateMqttClient();
+        await Assert.ThrowsAnyAsync<Exception>(() => client.ConnectAsync(TestMqtt.Options("pump-007", Broker.MqttPort, serverOnly, Pki.Ca)));
+        Assert.False(client.IsConnected);
+        await AssertBrokerStillServesAsync();
+    }
+
+    [Fact]
     public async Task Handshake_offeringOnlyTls11_isAnsweredWithAProtocolVersionAlert()
     {
         // A raw TLS 1.1 ClientHello (no supported_versions extension): the broker must refuse it

@@ -89,7 +89,7 @@ start_target() { # prints the PID
         iot-full-pooled) sink=Webhook authz=true webhook=http://127.0.0.1:$NULL_PORT/ inline=false ;;
         iot-uncoalesced) coalesce=false ;;
       esac
-      (cd "$BROKER_DIR" && { [ -z "$pgo" ] || export DOTNET_TieredPGO=$pgo; } && Logging__LogLevel__Default=Warning \
+      (cd "$BROKER_DIR" && { [ -z "$pgo" ] || export DOTNET_TieredPGO=$pgo; } && { [ -z "${BROKER_ENV:-}" ] || export ${BROKER_ENV}; } && Logging__LogLevel__Default=Warning \
         Broker__Mqtt__BindAddress=127.0.0.1 Broker__Mqtt__Port=18843 Broker__WebSockets__Enabled=false \
         Broker__Api__Port=18844 Broker__Api__Key="$API_KEY" \
         Broker__Tls__ServerCertificatePath=$CERTS/server.crt Broker__Tls__ServerKeyPath=$CERTS/server.key \

@@ -1,4 +1,5 @@
 using System.Net.Security;
+using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.Extensions.Options;
 
@@ -18,18 +19,20 @@ namespace IoTServerless.Broker.Security;
 /// </remarks>
 public sealed class ClientCertificateValidator
 {
-    readonly X509Certificate2Collection _trusted;
+    /// <summary>TLS client authentication (id-kp-clientAuth): a device certificate with an extended key usage must allow it.</summary>
+    static readonly Oid ClientAuthentication = new("1.3.6.1.5.5.7.3.2");
+
     readonly X509ChainPolicy? _policy;
     readonly ILogger<ClientCertificateValidator> _logger;
 
     public ClientCertificateValidator(IOptions<BrokerOptions> options, ILogger<ClientCertificateValidator> logger)
     {
         _logger = logger;
-        _trusted = [];
         if (!string.IsNullOrEmpty(options.Value.Tls.ClientCaPath))
         {
-            _trusted.ImportFromPemFile(options.Value.Tls.ClientCaPath);
-            if (_trusted.Count == 0)
+            X509Certificate2Collection trusted = [];
+            trusted.ImportFromPemFile(options.Value.Tls.ClientCaPath);
+            if (trusted.Count == 0)
             {
                 throw new InvalidOperationException("Broker:Tls:ClientCaPath holds no certificate.");
             }
@@ -39,7 +42,8 @@ public sealed class ClientCertificateValidator
                 RevocationMode = X509RevocationMode.NoCheck,
                 VerificationTimeIgnored = true,
             };
-            _policy.CustomTrustStore.AddRange(_trusted);
+            _policy.CustomTrustStore.AddRange(trusted);
+            _policy.ApplicationPolicy.Add(ClientAuthentication); // on both paths, handshake and forwarded
         }
     }
 

@@ -72,6 +72,15 @@ public sealed class ForwardedWebSocketTests : BrokerTestBase
     }
 
     [Fact]
+    public async Task Connect_withCertificateNotForClientAuthentication_isRefused()
+    {
+        // The same rule as at the TLS handshake: the trusted CA issued it, but for server authentication only.
+        using var client = new MqttClientFactory().CreateMqttClient();
+        await Assert.ThrowsAnyAsync<Exception>(() => client.ConnectAsync(Options("pump-007", Broker.Listeners.ForwardedWebSocketPort, Xfcc(Pki.ServerOnlyDevice("pump-007")))));
+        Assert.False(client.IsConnected);
+    }
+
+    [Fact]
     public async Task Middleware_onAnotherListener_ignoresAForgedHeader()
     {
         // On the TLS listeners the certificate is the handshake's; a header must not replace it.

@@ -53,7 +53,7 @@ public sealed class ClientCertificateValidator
     /// </summary>
     public X509ChainPolicy? HandshakeChainPolicy() => _policy?.Clone();
 
-    /// <summary>Decides a handshake whose chain was built with <see cref="HandshakeChainPolicy"/>.</summary>
+    /// <summary>Decides a certificate from its chain, built with <see cref="HandshakeChainPolicy"/> (by the TLS handshake, or by <see cref="Validate"/>).</summary>
     public bool ValidateHandshake(X509Certificate2? certificate, X509Chain? chain, SslPolicyErrors errors)
     {
         if (certificate is null)
@@ -73,25 +73,15 @@ public sealed class ClientCertificateValidator
         return ok;
     }
 
-    /// <summary>Decides a certificate that arrived without a handshake (forwarded by a TLS-terminating ingress).</summary>
+    /// <summary>Decides a certificate that arrived without a handshake (forwarded by a TLS-terminating ingress): the same chain, built here.</summary>
     public bool Validate(X509Certificate2? certificate)
     {
-        if (certificate is null)
+        if (certificate is null || _policy is null)
         {
-            return false;
-        }
-        if (_policy is null)
-        {
-            return IsInValidityPeriod(certificate);
+            return ValidateHandshake(certificate, null, SslPolicyErrors.None);
         }
         using var chain = new X509Chain { ChainPolicy = _policy.Clone() };
-        var ok = chain.Build(certificate);
-        if (!ok)
-        {
-            _logger.LogInformation("Refused client certificate {Subject}: {Status}", certificate.Subject,
-                string.Join(", ", chain.ChainStatus.Select(s => s.Status)));
-        }
-        return ok;
+        return ValidateHandshake(certificate, chain, chain.Build(certificate) ? SslPolicyErrors.None : SslPolicyErrors.RemoteCertificateChainErrors);
     }
 
     static bool IsInValidityPeriod(X509Certificate2 certificate)

@@ -62,6 +62,13 @@ public sealed class MqttListenerOptions
     /// <summary>Packets queued for one connection meanwhile go out in one TLS write (README "Broker performance").</summary>
     public bool CoalesceWrites { get; set; } = true;
 
+    /// <summary>
+    /// QoS 0 deliveries to MQTT 3.1.x connections are encoded on the publisher's thread and written by
+    /// the subscriber's pump, bypassing MQTTnet's session queue and send loop (README "Broker performance").
+    /// Needs <see cref="CoalesceWrites"/>.
+    /// </summary>
+    public bool DirectDelivery { get; set; } = true;
+
     /// <summary>Outbound bytes one connection may buffer before MQTTnet's sender waits for the socket.</summary>
     [Range(16 * 1024, 64 * 1024 * 1024)]
     public int MaxBufferedOutboundBytes { get; set; } = 256 * 1024;

@@ -32,6 +32,7 @@ public sealed class MqttEventHandlers(
     const int MaxPayloadBytes = 128 * 1024;
 
     readonly ConcurrentDictionary<string, string> _serverDisconnects = new(StringComparer.Ordinal);
+    readonly bool _directDelivery = options.Value.Mqtt.DirectDelivery;
     MqttServer? _server;
 
     public void Attach(MqttServer server, IdentityChangeWatcher? watcher)
@@ -88,7 +89,7 @@ public sealed class MqttEventHandlers(
             e.SessionItems[SessionKeys.SessionId] = Guid.NewGuid().ToString();
             e.SessionItems[SessionKeys.IpAddress] = IpOf(e);
             e.SessionItems[SessionKeys.ProtocolVersion] = e.ProtocolVersion;
-            gates.Bind(e.ChannelAdapter.RemoteEndPoint, e.ClientId);
+            gates.Bind(e.ChannelAdapter.RemoteEndPoint, e.ClientId, e.ProtocolVersion);
         }
         catch (Exception ex)
         {
@@ -128,7 +129,9 @@ public sealed class MqttEventHandlers(
     /// <summary>
     /// Every delivery: <c>iot:Receive</c> for the receiving client, then back-pressure. A delivery to a
     /// congested connection waits here, on the publisher's receive path, so the publisher's socket is
-    /// not read until the subscriber drains (or the back-pressure timeout passes).
+    /// not read until the subscriber drains (or the back-pressure timeout passes). A QoS 0 delivery to
+    /// an MQTT 3.1.x connection with room goes straight to its pump (<see cref="OutboundGate.Deliver"/>)
+    /// instead of MQTTnet's session queue.
     /// </summary>
     Task OnInterceptingClientEnqueueAsync(InterceptingClientApplicationMessageEnqueueEventArgs e)
     {
@@ -140,7 +143,18 @@ public sealed class MqttEventHandlers(
                 metrics.Denied("receive");
                 return Task.CompletedTask;
             }
-            return !gates.TryGet(e.ReceiverClientId, out var gate) || gate.TryEnter() ? Task.CompletedTask : WaitForRoomAsync(e, gate);
+            if (!gates.TryGet(e.ReceiverClientId, out var gate))
+            {
+                return Task.CompletedTask;
+            }
+            if (_directDelivery && gate.TakesDirectDeliveries && e.ApplicationMessage.QualityOfServiceLevel == MqttQualityOfServiceLevel.AtMostOnce && gate.TryEnterDirect())
+            {
+                // Straight to the subscriber's pump: no session queue, no send loop, no thread hop.
+                gate.Deliver(Qos0PublishEncoder.Encode(e.ApplicationMessage));
+                e.AcceptEnqueue = false;
+                return Task.CompletedTask;
+            }
+            return gate.TryEnter() ? Task.CompletedTask : WaitForRoomAsync(e, gate);
         }
         catch (Exception ex)
         {

@@ -21,6 +21,7 @@ namespace IoTServerless.Broker.Mqtt;
 internal static class MqttWriteCoalescing
 {
     static readonly TimeSpan DrainTimeout = TimeSpan.FromSeconds(5);
+    const int MaxWriteBytes = 64 * 1024; // direct deliveries taken into one write
 
     public static IConnectionBuilder UseMqttWriteCoalescing(this IConnectionBuilder builder, int maxBufferedBytes, int maxBacklog, BrokerTraffic traffic, OutboundGates gates)
         => builder.Use(next => async context =>
@@ -33,7 +34,7 @@ internal static class MqttWriteCoalescing
                 pauseWriterThreshold: maxBufferedBytes,
                 resumeWriterThreshold: maxBufferedBytes / 2,
                 useSynchronizationContext: false));
-            var gate = new OutboundGate(context.RemoteEndPoint, maxBacklog);
+            var gate = new OutboundGate(context.RemoteEndPoint, maxBacklog) { WakePump = pipe.Reader.CancelPendingRead };
             var pump = PumpAsync(pipe.Reader, transport.Output, traffic, gate, context);
             gates.Opened(gate);
             context.Transport = new CoalescedTransport(transport.Input, pipe.Writer);
@@ -79,14 +80,14 @@ internal static class MqttWriteCoalescing
                     var scan = Walk(buffer.Slice(next), gate);
                     if (scan.Hold is null)
                     {
-                        if (!await WriteAsync(buffer.Slice(unwritten), output, traffic, gate, scan with { Packets = scan.Packets + held }))
+                        if (!await WriteAsync(buffer.Slice(unwritten), output, traffic, gate, scan with { Packets = scan.Packets + held }, withDirect: true))
                         {
                             await pending.CompleteAsync();
                             return;
                         }
                         break;
                     }
-                    if (!await WriteAsync(buffer.Slice(unwritten, scan.HeldStart), output, traffic, gate, scan with { Packets = scan.Packets + held }))
+                    if (!await WriteAsync(buffer.Slice(unwritten, scan.HeldStart), output, traffic, gate, scan with { Packets = scan.Packets + held }, withDirect: false))
                     {
                         await pending.CompleteAsync();
                         return;
@@ -107,7 +108,7 @@ internal static class MqttWriteCoalescing
                     held = 1;
                 }
                 pending.AdvanceTo(buffer.End);
-                if (result.IsCompleted || result.IsCanceled)
+                if (result.IsCompleted) // a canceled read is a wake-up for direct deliveries (OutboundGate.Deliver)
                 {
                     break;
                 }
@@ -121,23 +122,39 @@ internal static class MqttWriteCoalescing
         }
     }
 
-    /// <summary>Writes and flushes <paramref name="bytes"/>; false when the peer is gone.</summary>
-    static async ValueTask<bool> WriteAsync(ReadOnlySequence<byte> bytes, PipeWriter output, BrokerTraffic traffic, OutboundGate gate, Scan scan)
+    /// <summary>
+    /// Writes <paramref name="bytes"/> (what MQTTnet wrote), then, <paramref name="withDirect"/>, the
+    /// direct deliveries waiting, and flushes them together; false when the peer is gone.
+    /// </summary>
+    static async ValueTask<bool> WriteAsync(ReadOnlySequence<byte> bytes, PipeWriter output, BrokerTraffic traffic, OutboundGate gate, Scan scan, bool withDirect)
     {
-        if (bytes.IsEmpty)
-        {
-            return true;
-        }
         foreach (var segment in bytes)
         {
             output.Write(segment.Span);
         }
-        traffic.Sent(bytes.Length, scan.Packets, scan.Publishes);
+        long written = bytes.Length;
+        int packets = scan.Packets, publishes = scan.Publishes, direct = 0;
+        while (withDirect && gate.TryTakeDirect(out var packet))
+        {
+            output.Write(packet);
+            written += packet.Length;
+            direct++;
+            if (written >= MaxWriteBytes)
+            {
+                gate.WakePump?.Invoke(); // the rest goes with the next write
+                break;
+            }
+        }
+        if (written == 0)
+        {
+            return true;
+        }
+        traffic.Sent(written, packets + direct, publishes + direct, direct);
         if ((await output.FlushAsync()).IsCompleted)
         {
             return false; // the peer is gone; MQTTnet learns it from its next write
         }
-        gate.Sent(scan.Publishes);
+        gate.Sent(publishes + direct);
         return true;
     }
 

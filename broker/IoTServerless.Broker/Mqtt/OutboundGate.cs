@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Net;
+using MQTTnet.Formatter;
 
 namespace IoTServerless.Broker.Mqtt;
 
@@ -9,19 +10,35 @@ namespace IoTServerless.Broker.Mqtt;
 /// the backlog reaches its limit, publishers whose messages would be delivered to it wait at the gate,
 /// so their own sockets are not read meanwhile: a slow subscriber slows its publishers down instead
 /// of growing queues or losing messages. The gate reopens when half the backlog has been sent.
+/// The gate also carries the connection's direct deliveries (<see cref="Deliver"/>): QoS 0
+/// PUBLISH packets encoded on the publisher's thread and written by the connection's pump, without
+/// MQTTnet's session queue and send loop in between.
 /// </summary>
 public sealed class OutboundGate(EndPoint? remoteEndPoint, int maxBacklog)
 {
     static readonly AsyncLocal<OutboundGate?> s_current = new();
     ConcurrentQueue<Task>? _acknowledgements; // created by the first QoS 1 PUBLISH: idle connections hold none
+    ConcurrentQueue<byte[]>? _direct; // created by the first direct delivery
     long _accepted;
     long _sent;
+    long _lastQueued; // the place in the backlog of the last delivery that went through MQTTnet's queue
+    int _wakeRequested;
     TaskCompletionSource? _closed;
 
     public EndPoint? RemoteEndPoint { get; } = remoteEndPoint;
 
     /// <summary>The MQTT client id, once the connection was admitted.</summary>
     public string? ClientId { get; set; }
+
+    /// <summary>
+    /// Whether QoS 0 deliveries to this connection may bypass MQTTnet's queue: an admitted MQTT 3.1.x
+    /// client, whose PUBLISH has no properties (MQTT 5 subscriptions carry options and identifiers that
+    /// only MQTTnet's dispatch knows).
+    /// </summary>
+    internal bool TakesDirectDeliveries { get; set; }
+
+    /// <summary>Wakes the connection's pump (set by the pump's middleware).</summary>
+    internal Action? WakePump { get; set; }
 
     /// <summary>
     /// The gate of the connection whose MQTTnet receive loop is running on this async flow (set by the
@@ -57,15 +74,76 @@ public sealed class OutboundGate(EndPoint? remoteEndPoint, int maxBacklog)
 
     public bool IsCongested => Backlog >= maxBacklog;
 
-    /// <summary>Takes a place in the backlog if there is room (the hot path: no allocation, no wait).</summary>
+    /// <summary>
+    /// Takes a place in the backlog if there is room (the hot path: no allocation, no wait), for a
+    /// delivery that goes through MQTTnet's session queue.
+    /// </summary>
     public bool TryEnter()
     {
         if (Backlog >= maxBacklog)
         {
             return false;
         }
+        Queued(Interlocked.Increment(ref _accepted));
+        return true;
+    }
+
+    /// <summary>
+    /// Takes a place in the backlog for a direct delivery (<see cref="Deliver"/>). Refused while the
+    /// backlog is full, and while a delivery that went through MQTTnet's queue has not been written
+    /// yet: a direct delivery must not overtake it (one publisher's messages stay in order).
+    /// </summary>
+    internal bool TryEnterDirect()
+    {
+        if (Backlog >= maxBacklog || Volatile.Read(ref _sent) < Volatile.Read(ref _lastQueued))
+        {
+            return false;
+        }
         Interlocked.Increment(ref _accepted);
         return true;
+    }
+
+    /// <summary>
+    /// Hands a PUBLISH packet (whole, encoded for this connection) to the pump, after
+    /// <see cref="TryEnterDirect"/>. The pump writes it with whatever else is pending, on this thread
+    /// when it was idle.
+    /// </summary>
+    internal void Deliver(byte[] packet)
+    {
+        var direct = Volatile.Read(ref _direct);
+        if (direct is null)
+        {
+            var created = new ConcurrentQueue<byte[]>();
+            direct = Interlocked.CompareExchange(ref _direct, created, null) ?? created;
+        }
+        direct.Enqueue(packet);
+        if (Interlocked.Exchange(ref _wakeRequested, 1) == 0)
+        {
+            WakePump?.Invoke();
+        }
+    }
+
+    /// <summary>
+    /// Takes the direct deliveries for the pump's next write. The wake-up flag is reset before the
+    /// queue is read, so a delivery enqueued meanwhile is either taken now or wakes the pump again.
+    /// </summary>
+    internal bool TryTakeDirect(out byte[] packet)
+    {
+        packet = null!;
+        if (Volatile.Read(ref _direct) is not { } direct)
+        {
+            return false;
+        }
+        Volatile.Write(ref _wakeRequested, 0);
+        return direct.TryDequeue(out packet!);
+    }
+
+    void Queued(long place)
+    {
+        long last;
+        while ((last = Volatile.Read(ref _lastQueued)) < place && Interlocked.CompareExchange(ref _lastQueued, place, last) != last)
+        {
+        }
     }
 
     /// <summary>Waits for room; false if there was none within <paramref name="timeout"/>.</summary>
@@ -102,7 +180,7 @@ public sealed class OutboundGate(EndPoint? remoteEndPoint, int maxBacklog)
     }
 
     /// <summary>Takes a place regardless of the limit (a QoS 1 message that waited its full time).</summary>
-    public void Enter() => Interlocked.Increment(ref _accepted);
+    public void Enter() => Queued(Interlocked.Increment(ref _accepted));
 
     /// <summary>
     /// The pump wrote <paramref name="publishes"/> PUBLISH packets to the socket. Never counted past
@@ -158,11 +236,12 @@ public sealed class OutboundGates
     }
 
     /// <summary>Names the connection from <paramref name="remoteEndPoint"/> by its client id (a takeover replaces the old one).</summary>
-    public void Bind(EndPoint? remoteEndPoint, string clientId)
+    public void Bind(EndPoint? remoteEndPoint, string clientId, MqttProtocolVersion protocolVersion = MqttProtocolVersion.V311)
     {
         if (remoteEndPoint is not null && _byEndPoint.TryGetValue(remoteEndPoint, out var gate))
         {
             gate.ClientId = clientId;
+            gate.TakesDirectDeliveries = protocolVersion is MqttProtocolVersion.V310 or MqttProtocolVersion.V311;
             _byClient[clientId] = gate;
         }
     }

@@ -12,6 +12,7 @@ public sealed class BrokerTraffic
     long _bytesOut;
     long _packetsOut;
     long _publishesOut;
+    long _directOut;
     long _writes;
 
     public long BytesIn => Interlocked.Read(ref _bytesIn);
@@ -19,6 +20,9 @@ public sealed class BrokerTraffic
     public long BytesOut => Interlocked.Read(ref _bytesOut);
     public long PacketsOut => Interlocked.Read(ref _packetsOut);
     public long PublishesOut => Interlocked.Read(ref _publishesOut);
+
+    /// <summary>Of <see cref="PublishesOut"/>, those delivered straight from the publisher's thread (QoS 0, bypassing MQTTnet's session queue).</summary>
+    public long DirectOut => Interlocked.Read(ref _directOut);
 
     /// <summary>TLS writes (each one record run and one socket send) that carried <see cref="PacketsOut"/>.</summary>
     public long Writes => Interlocked.Read(ref _writes);
@@ -32,11 +36,15 @@ public sealed class BrokerTraffic
         }
     }
 
-    public void Sent(long bytes, int packets, int publishes)
+    public void Sent(long bytes, int packets, int publishes, int direct = 0)
     {
         Interlocked.Add(ref _bytesOut, bytes);
         Interlocked.Add(ref _packetsOut, packets);
         Interlocked.Add(ref _publishesOut, publishes);
+        if (direct > 0)
+        {
+            Interlocked.Add(ref _directOut, direct);
+        }
         Interlocked.Increment(ref _writes);
     }
 }

@@ -41,6 +41,7 @@ public static class BrokerHostingExtensions
         services.AddMetrics();
         services.AddSingleton<BrokerTraffic>();
         services.AddSingleton<OutboundGates>();
+        services.AddSingleton<Qos0PublishShortcut>();
         services.AddSingleton<BrokerMetrics>();
         // OpenTelemetry metrics: the broker's meter and Kestrel's (connections, TLS handshakes), scraped
         // in Prometheus text format at /metrics on the internal API listener.
@@ -203,7 +204,8 @@ public static class BrokerHostingExtensions
             listen.UseMqttFrameGuard(options.Mqtt.MaxPacketBytes, traffic);
             if (options.Mqtt.CoalesceWrites)
             {
-                listen.UseMqttWriteCoalescing(options.Mqtt.MaxBufferedOutboundBytes, options.Mqtt.MaxBacklogMessages, traffic, sp.GetRequiredService<OutboundGates>());
+                listen.UseMqttWriteCoalescing(options.Mqtt.MaxBufferedOutboundBytes, options.Mqtt.MaxBacklogMessages, traffic, sp.GetRequiredService<OutboundGates>(),
+                    options.Mqtt.DirectQos0 ? sp.GetRequiredService<Qos0PublishShortcut>() : null);
             }
             listen.UseMqtt();
         });

@@ -63,11 +63,11 @@ public sealed class MqttListenerOptions
     public bool CoalesceWrites { get; set; } = true;
 
     /// <summary>
-    /// QoS 0 deliveries to MQTT 3.1.x connections are encoded on the publisher's thread and written by
-    /// the subscriber's pump, bypassing MQTTnet's session queue and send loop (README "Broker performance").
-    /// Needs <see cref="CoalesceWrites"/>.
+    /// QoS 0 PUBLISH packets from and to MQTT 3.1.x clients bypass MQTTnet's receive loop, session queue
+    /// and send loop: taken as they arrive on the socket thread, encoded there, and written by the
+    /// subscriber's pump (README "Broker performance"). Needs <see cref="CoalesceWrites"/>.
     /// </summary>
-    public bool DirectDelivery { get; set; } = true;
+    public bool DirectQos0 { get; set; } = true;
 
     /// <summary>Outbound bytes one connection may buffer before MQTTnet's sender waits for the socket.</summary>
     [Range(16 * 1024, 64 * 1024 * 1024)]

@@ -23,6 +23,7 @@ public sealed class MqttEventHandlers(
     LifecycleEventPublisher lifecycle,
     DeviceGatekeeper gatekeeper,
     OutboundGates gates,
+    Qos0PublishShortcut shortcut,
     IOptions<BrokerOptions> options,
     BrokerMetrics metrics,
     TimeProvider time,
@@ -32,12 +33,13 @@ public sealed class MqttEventHandlers(
     const int MaxPayloadBytes = 128 * 1024;
 
     readonly ConcurrentDictionary<string, string> _serverDisconnects = new(StringComparer.Ordinal);
-    readonly bool _directDelivery = options.Value.Mqtt.DirectDelivery;
+    readonly bool _directDelivery = options.Value.Mqtt.DirectQos0;
     MqttServer? _server;
 
     public void Attach(MqttServer server, IdentityChangeWatcher? watcher)
     {
         _server = server;
+        shortcut.Attach(server);
         server.ValidatingConnectionAsync += OnValidatingConnectionAsync;
         server.ClientConnectedAsync += OnClientConnectedAsync;
         server.ClientDisconnectedAsync += OnClientDisconnectedAsync;
@@ -89,7 +91,7 @@ public sealed class MqttEventHandlers(
             e.SessionItems[SessionKeys.SessionId] = Guid.NewGuid().ToString();
             e.SessionItems[SessionKeys.IpAddress] = IpOf(e);
             e.SessionItems[SessionKeys.ProtocolVersion] = e.ProtocolVersion;
-            gates.Bind(e.ChannelAdapter.RemoteEndPoint, e.ClientId, e.ProtocolVersion);
+            gates.Bind(e.ChannelAdapter.RemoteEndPoint, e.ClientId, e.ProtocolVersion, e.SessionItems);
         }
         catch (Exception ex)
         {
@@ -147,7 +149,7 @@ public sealed class MqttEventHandlers(
             {
                 return Task.CompletedTask;
             }
-            if (_directDelivery && gate.TakesDirectDeliveries && e.ApplicationMessage.QualityOfServiceLevel == MqttQualityOfServiceLevel.AtMostOnce && gate.TryEnterDirect())
+            if (_directDelivery && gate.IsMqtt3 && e.ApplicationMessage.QualityOfServiceLevel == MqttQualityOfServiceLevel.AtMostOnce && gate.TryEnterDirect())
             {
                 // Straight to the subscriber's pump: no session queue, no send loop, no thread hop.
                 gate.Deliver(Qos0PublishEncoder.Encode(e.ApplicationMessage));
@@ -270,6 +272,10 @@ public sealed class MqttEventHandlers(
             metrics.Denied("publish");
             Refuse(e, MqttPubAckReasonCode.NotAuthorized);
             e.CloseConnection = e.SessionItems[SessionKeys.ProtocolVersion] is not MQTTnet.Formatter.MqttProtocolVersion.V500;
+            if (e.CloseConnection && OutboundGate.Current is { InShortcut: true } shortcutConnection && shortcutConnection.ClientId == e.ClientId)
+            {
+                shortcutConnection.Abort?.Invoke("Publish not authorized."); // taken by the shortcut, past MQTTnet's loop: close it here
+            }
             return Task.CompletedTask;
         }
         if (ReservedTopics.IsReserved(topic) && !forwarding.ShouldForward(topic))

@@ -21,9 +21,8 @@ namespace IoTServerless.Broker.Mqtt;
 internal static class MqttWriteCoalescing
 {
     static readonly TimeSpan DrainTimeout = TimeSpan.FromSeconds(5);
-    const int MaxWriteBytes = 64 * 1024; // direct deliveries taken into one write
 
-    public static IConnectionBuilder UseMqttWriteCoalescing(this IConnectionBuilder builder, int maxBufferedBytes, int maxBacklog, BrokerTraffic traffic, OutboundGates gates)
+    public static IConnectionBuilder UseMqttWriteCoalescing(this IConnectionBuilder builder, int maxBufferedBytes, int maxBacklog, BrokerTraffic traffic, OutboundGates gates, Qos0PublishShortcut? shortcut)
         => builder.Use(next => async context =>
         {
             var transport = context.Transport;
@@ -34,10 +33,14 @@ internal static class MqttWriteCoalescing
                 pauseWriterThreshold: maxBufferedBytes,
                 resumeWriterThreshold: maxBufferedBytes / 2,
                 useSynchronizationContext: false));
-            var gate = new OutboundGate(context.RemoteEndPoint, maxBacklog) { WakePump = pipe.Reader.CancelPendingRead };
+            var gate = new OutboundGate(context.RemoteEndPoint, maxBacklog)
+            {
+                WakePump = pipe.Reader.CancelPendingRead,
+                Abort = reason => context.Abort(new ConnectionAbortedException(reason)),
+            };
             var pump = PumpAsync(pipe.Reader, transport.Output, traffic, gate, context);
             gates.Opened(gate);
-            context.Transport = new CoalescedTransport(transport.Input, pipe.Writer);
+            context.Transport = new CoalescedTransport(shortcut?.Wrap(transport.Input, gate) ?? transport.Input, pipe.Writer);
             OutboundGate.Current = gate; // flows into MQTTnet's receive loop for this connection
             try
             {
@@ -80,14 +83,14 @@ internal static class MqttWriteCoalescing
                     var scan = Walk(buffer.Slice(next), gate);
                     if (scan.Hold is null)
                     {
-                        if (!await WriteAsync(buffer.Slice(unwritten), output, traffic, gate, scan with { Packets = scan.Packets + held }, withDirect: true))
+                        if (!await WriteAsync(buffer.Slice(unwritten), output, traffic, gate, scan with { Packets = scan.Packets + held }))
                         {
                             await pending.CompleteAsync();
                             return;
                         }
                         break;
                     }
-                    if (!await WriteAsync(buffer.Slice(unwritten, scan.HeldStart), output, traffic, gate, scan with { Packets = scan.Packets + held }, withDirect: false))
+                    if (!await WriteAsync(buffer.Slice(unwritten, scan.HeldStart), output, traffic, gate, scan with { Packets = scan.Packets + held }))
                     {
                         await pending.CompleteAsync();
                         return;
@@ -123,28 +126,29 @@ internal static class MqttWriteCoalescing
     }
 
     /// <summary>
-    /// Writes <paramref name="bytes"/> (what MQTTnet wrote), then, <paramref name="withDirect"/>, the
-    /// direct deliveries waiting, and flushes them together; false when the peer is gone.
+    /// Writes the direct deliveries waiting (<see cref="OutboundGate.Deliver"/>), then <paramref name="bytes"/>
+    /// (what MQTTnet wrote), and flushes them together; false when the peer is gone. Direct ones go
+    /// first: the gate admits a direct delivery only once every PUBLISH queued through MQTTnet before it
+    /// was sent (<see cref="OutboundGate.TryEnterDirect"/>), so any PUBLISH in <paramref name="bytes"/>
+    /// was accepted after the direct ones waiting.
     /// </summary>
-    static async ValueTask<bool> WriteAsync(ReadOnlySequence<byte> bytes, PipeWriter output, BrokerTraffic traffic, OutboundGate gate, Scan scan, bool withDirect)
+    static async ValueTask<bool> WriteAsync(ReadOnlySequence<byte> bytes, PipeWriter output, BrokerTraffic traffic, OutboundGate gate, Scan scan)
     {
-        foreach (var segment in bytes)
-        {
-            output.Write(segment.Span);
-        }
-        long written = bytes.Length;
-        int packets = scan.Packets, publishes = scan.Publishes, direct = 0;
-        while (withDirect && gate.TryTakeDirect(out var packet))
+        // All of them (at most the gate's backlog): one left behind would be overtaken by the bytes below.
+        long written = 0;
+        var direct = 0;
+        while (gate.TryTakeDirect(out var packet))
         {
             output.Write(packet);
             written += packet.Length;
             direct++;
-            if (written >= MaxWriteBytes)
-            {
-                gate.WakePump?.Invoke(); // the rest goes with the next write
-                break;
-            }
         }
+        foreach (var segment in bytes)
+        {
+            output.Write(segment.Span);
+        }
+        written += bytes.Length;
+        int packets = scan.Packets, publishes = scan.Publishes;
         if (written == 0)
         {
             return true;

@@ -31,11 +31,20 @@ public sealed class OutboundGate(EndPoint? remoteEndPoint, int maxBacklog)
     public string? ClientId { get; set; }
 
     /// <summary>
-    /// Whether QoS 0 deliveries to this connection may bypass MQTTnet's queue: an admitted MQTT 3.1.x
-    /// client, whose PUBLISH has no properties (MQTT 5 subscriptions carry options and identifiers that
-    /// only MQTTnet's dispatch knows).
+    /// An admitted MQTT 3.1.x client: QoS 0 PUBLISH packets to and from it may bypass MQTTnet's queue
+    /// and receive loop (they have no properties; MQTT 5 subscriptions carry options and identifiers
+    /// that only MQTTnet's dispatch knows).
     /// </summary>
-    internal bool TakesDirectDeliveries { get; set; }
+    internal bool IsMqtt3 { get; set; }
+
+    /// <summary>The MQTT session's items (principal, session id), once the connection was admitted.</summary>
+    internal System.Collections.IDictionary? SessionItems { get; set; }
+
+    /// <summary>True while a PUBLISH taken by <see cref="Qos0PublishShortcut"/> is being dispatched on this flow.</summary>
+    internal bool InShortcut { get; set; }
+
+    /// <summary>Closes the connection (set by the pump's middleware).</summary>
+    internal Action<string>? Abort { get; set; }
 
     /// <summary>Wakes the connection's pump (set by the pump's middleware).</summary>
     internal Action? WakePump { get; set; }
@@ -236,12 +245,13 @@ public sealed class OutboundGates
     }
 
     /// <summary>Names the connection from <paramref name="remoteEndPoint"/> by its client id (a takeover replaces the old one).</summary>
-    public void Bind(EndPoint? remoteEndPoint, string clientId, MqttProtocolVersion protocolVersion = MqttProtocolVersion.V311)
+    public void Bind(EndPoint? remoteEndPoint, string clientId, MqttProtocolVersion protocolVersion = MqttProtocolVersion.V311, System.Collections.IDictionary? sessionItems = null)
     {
         if (remoteEndPoint is not null && _byEndPoint.TryGetValue(remoteEndPoint, out var gate))
         {
             gate.ClientId = clientId;
-            gate.TakesDirectDeliveries = protocolVersion is MqttProtocolVersion.V310 or MqttProtocolVersion.V311;
+            gate.SessionItems = sessionItems;
+            gate.IsMqtt3 = protocolVersion is MqttProtocolVersion.V310 or MqttProtocolVersion.V311;
             _byClient[clientId] = gate;
         }
     }

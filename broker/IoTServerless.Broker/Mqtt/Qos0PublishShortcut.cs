@@ -3,6 +3,7 @@ using System.Buffers.Binary;
 using System.Diagnostics;
 using System.IO.Pipelines;
 using System.Text;
+using IoTServerless.Broker.Sinks;
 using IoTServerless.Core.Topics;
 using MQTTnet;
 using MQTTnet.Server;
@@ -19,7 +20,7 @@ namespace IoTServerless.Broker.Mqtt;
 /// monitor knows the client is alive. Packets are taken only at the head of what MQTTnet has not read,
 /// while MQTTnet waits for its next packet: one client's packets are handled in the order they came.
 /// </summary>
-public sealed class Qos0PublishShortcut
+public sealed class Qos0PublishShortcut(BrokerTraffic traffic)
 {
     static readonly long KeepAliveEvery = Stopwatch.Frequency; // 1 s: below any keep-alive a client can ask for
     static readonly UTF8Encoding StrictUtf8 = new(false, throwOnInvalidBytes: true);
@@ -33,6 +34,7 @@ public sealed class Qos0PublishShortcut
     /// <summary>Dispatches one message as published by the gate's client; a refused publish closes its connection (MQTT 3.1.1 has no negative PUBACK).</summary>
     Task DispatchAsync(OutboundGate gate, MqttApplicationMessage message, CancellationToken cancellationToken)
     {
+        traffic.ReceivedDirect();
         gate.InShortcut = true;
         try
         {
@@ -48,20 +50,14 @@ public sealed class Qos0PublishShortcut
         }
     }
 
-    /// <summary>
-    /// Parses the QoS 0 PUBLISH at the head of <paramref name="buffer"/>, when the whole packet is there
-    /// and nothing about it needs MQTTnet (a valid topic name, no DUP flag).
-    /// </summary>
-    internal static bool TryParse(ReadOnlySequence<byte> buffer, out MqttApplicationMessage message, out SequencePosition end)
+    /// <summary>The length of the packet at the head of <paramref name="buffer"/>, when the whole packet is there.</summary>
+    static bool TryMeasure(ref SequenceReader<byte> reader, out byte first, out int length)
     {
-        message = null!;
-        end = default;
-        var reader = new SequenceReader<byte>(buffer);
-        if (!reader.TryRead(out var first) || (first & 0xFE) != 0x30)
+        length = 0;
+        if (!reader.TryRead(out first))
         {
-            return false; // not a PUBLISH with QoS 0 and DUP 0 (the retain bit may be set)
+            return false;
         }
-        var length = 0;
         var shift = 0;
         byte b;
         do
@@ -74,7 +70,25 @@ public sealed class Qos0PublishShortcut
             shift += 7;
         }
         while ((b & 0x80) != 0);
-        if (reader.Remaining < length || length < 2 || !reader.TryReadBigEndian(out short topicLength) || (ushort)topicLength > length - 2)
+        return reader.Remaining >= length;
+    }
+
+    /// <summary>
+    /// Parses the QoS 0 PUBLISH at the head of <paramref name="buffer"/>, when the whole packet is there
+    /// and nothing about it needs MQTTnet (a valid topic name, no DUP flag). <paramref name="whole"/>
+    /// tells whether a whole packet of any kind is there.
+    /// </summary>
+    internal static bool TryParse(ReadOnlySequence<byte> buffer, out MqttApplicationMessage message, out SequencePosition end, out bool whole)
+    {
+        message = null!;
+        end = default;
+        var reader = new SequenceReader<byte>(buffer);
+        whole = TryMeasure(ref reader, out var first, out var length);
+        if (!whole || (first & 0xFE) != 0x30)
+        {
+            return false; // not a whole PUBLISH with QoS 0 and DUP 0 (the retain bit may be set)
+        }
+        if (length < 2 || !reader.TryReadBigEndian(out short topicLength) || (ushort)topicLength > length - 2)
         {
             return false;
         }
@@ -113,12 +127,24 @@ public sealed class Qos0PublishShortcut
             while (true)
             {
                 var result = await inner.ReadAsync(cancellationToken);
-                if (result.IsCanceled || !gate.IsMqtt3 || cancellationToken.IsCancellationRequested
-                    || Stopwatch.GetTimestamp() - _lastHandedOver > KeepAliveEvery
-                    || !TryParse(result.Buffer, out var message, out var end))
+                if (result.IsCanceled || result.IsCompleted || !gate.IsMqtt3 || cancellationToken.IsCancellationRequested)
+                {
+                    return result;
+                }
+                if (!TryParse(result.Buffer, out var message, out var end, out var whole))
+                {
+                    if (!whole)
+                    {
+                        inner.AdvanceTo(result.Buffer.Start, result.Buffer.End); // the rest of the packet is still on its way
+                        continue;
+                    }
+                    _lastHandedOver = Stopwatch.GetTimestamp();
+                    return result; // a packet for MQTTnet
+                }
+                if (Stopwatch.GetTimestamp() - _lastHandedOver > KeepAliveEvery)
                 {
                     _lastHandedOver = Stopwatch.GetTimestamp();
-                    return result; // MQTTnet's turn
+                    return result; // MQTTnet sees one a second, so its keep-alive monitor knows the client is alive
                 }
                 inner.AdvanceTo(end);
                 var dispatched = shortcut.DispatchAsync(gate, message, cancellationToken);

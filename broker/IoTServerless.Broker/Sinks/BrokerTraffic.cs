@@ -9,6 +9,7 @@ public sealed class BrokerTraffic
 {
     long _bytesIn;
     long _publishesIn;
+    long _directIn;
     long _bytesOut;
     long _packetsOut;
     long _publishesOut;
@@ -17,6 +18,9 @@ public sealed class BrokerTraffic
 
     public long BytesIn => Interlocked.Read(ref _bytesIn);
     public long PublishesIn => Interlocked.Read(ref _publishesIn);
+    /// <summary>Of <see cref="PublishesIn"/>, the QoS 0 ones taken on the socket thread, past MQTTnet's receive loop.</summary>
+    public long DirectIn => Interlocked.Read(ref _directIn);
+
     public long BytesOut => Interlocked.Read(ref _bytesOut);
     public long PacketsOut => Interlocked.Read(ref _packetsOut);
     public long PublishesOut => Interlocked.Read(ref _publishesOut);
@@ -35,6 +39,8 @@ public sealed class BrokerTraffic
             Interlocked.Increment(ref _publishesIn);
         }
     }
+
+    public void ReceivedDirect() => Interlocked.Increment(ref _directIn);
 
     public void Sent(long bytes, int packets, int publishes, int direct = 0)
     {

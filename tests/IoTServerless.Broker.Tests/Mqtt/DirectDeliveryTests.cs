@@ -11,8 +11,9 @@ using MQTTnet.Protocol;
 namespace IoTServerless.Broker.Tests.Mqtt;
 
 /// <summary>
-/// QoS 0 deliveries to MQTT 3.1.x connections go straight from the publisher's thread to the
-/// subscriber's pump (README "Broker performance"): what a subscriber receives must not change.
+/// QoS 0 PUBLISH packets from MQTT 3.1.x clients are taken on the socket thread (<see cref="Qos0PublishShortcut"/>),
+/// and QoS 0 deliveries to them go straight from the publisher's thread to the subscriber's pump
+/// (README "Broker performance"): what clients see must not change.
 /// </summary>
 public sealed class DirectDeliveryTests : BrokerTestBase
 {
@@ -86,10 +87,12 @@ public sealed class DirectDeliveryTests : BrokerTestBase
         var before = traffic.DirectOut;
         const int count = 600;
 
-        // Sent without waiting for each other: QoS 1 ones take MQTTnet's queue, QoS 0 ones may go direct,
-        // and none may overtake an earlier one.
-        await Task.WhenAll(Enumerable.Range(0, count).Select(i => publisher.PublishStringAsync("mixed/a", Text(i),
-            i % 3 == 0 ? MqttQualityOfServiceLevel.AtLeastOnce : MqttQualityOfServiceLevel.AtMostOnce)));
+        // QoS 1 ones take MQTTnet's queue (the PUBACK comes before the delivery is written), QoS 0 ones
+        // may go direct, and none may overtake an earlier one. Awaited one by one, so the client sends them in order.
+        for (var i = 0; i < count; i++)
+        {
+            await publisher.PublishStringAsync("mixed/a", Text(i), i % 3 == 0 ? MqttQualityOfServiceLevel.AtLeastOnce : MqttQualityOfServiceLevel.AtMostOnce);
+        }
 
         var received = await WaitForAsync(messages, count);
         Assert.Equal(Enumerable.Range(0, count).Select(Text), received.Select(m => m.Payload));
@@ -113,6 +116,30 @@ public sealed class DirectDeliveryTests : BrokerTestBase
         Assert.True(Assert.Single(await WaitForAsync(v5Messages, 1)).Retain); // MQTT 5 subscriptions stay with MQTTnet
         Assert.Equal(1, traffic.DirectOut - before);
         await publisher.PublishStringAsync("rap/a", "", retain: true); // clears the retained message
+    }
+
+    [Fact]
+    public async Task Qos0Publishes_takenPastMqttnetsReceiveLoop_keepTheClientAlive()
+    {
+        var (subscriber, messages) = await SubscribeAsync("alive-sub", new MqttTopicFilterBuilder().WithTopic("alive/#").Build());
+        using var _ = subscriber;
+        var options = TestMqtt.Options("alive-pub", Broker.MqttPort, Pki.Device("alive-pub"), Pki.Ca);
+        options.KeepAlivePeriod = TimeSpan.FromSeconds(1); // the broker drops it after 1.5 s without a packet it saw
+        using var publisher = new MqttClientFactory().CreateMqttClient();
+        await publisher.ConnectAsync(options);
+        var traffic = Broker.Services.GetRequiredService<BrokerTraffic>();
+        var before = traffic.DirectIn;
+
+        // 4 s of readings, 10 a second: the client has no reason to send PINGREQ.
+        for (var i = 0; i < 40; i++)
+        {
+            await publisher.PublishStringAsync("alive/a", Text(i));
+            await Task.Delay(100);
+        }
+
+        Assert.True(publisher.IsConnected, "the broker dropped a client that kept publishing");
+        Assert.Equal(Enumerable.Range(0, 40).Select(Text), (await WaitForAsync(messages, 40)).Select(m => m.Payload));
+        Assert.InRange(traffic.DirectIn - before, 30, 39); // all but about one a second went past MQTTnet's loop
     }
 
     [Fact]

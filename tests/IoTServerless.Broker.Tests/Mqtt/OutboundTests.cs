@@ -71,7 +71,7 @@ public sealed class OutboundTests : BrokerTestBase
         // brokers: check the names and shapes there, and this broker's own counts directly.
         foreach (var name in new[]
         {
-            "iotserverless_broker_messages_received_total", "iotserverless_broker_messages_sent_total", "iotserverless_broker_messages_sent_direct_total",
+            "iotserverless_broker_messages_received_total", "iotserverless_broker_messages_sent_total", "iotserverless_broker_messages_sent_direct_total", "iotserverless_broker_messages_received_direct_total",
             "iotserverless_broker_bytes_received_bytes_total", "iotserverless_broker_bytes_sent_bytes_total",
             "iotserverless_broker_packets_sent_total", "iotserverless_broker_writes_total", "iotserverless_broker_connections",
             "iotserverless_broker_congested_connections",

@@ -14,7 +14,8 @@
 #   Azurite do not take the 2 cores from the broker being measured); iot-uncoalesced (iot-sink-off with one TLS write per packet, as MQTTnet does);
 #   iot-full-pgo (iot-full with
 #   dynamic PGO switched back on, DOTNET_TieredPGO=1: the ablation of the broker's <TieredPGO>false</TieredPGO>);
-#   iot-full-pooled (iot-full with Broker:Mqtt:InlineSocketScheduling off: thread-pool hops per socket read).
+#   iot-full-pooled (iot-full with Broker:Mqtt:InlineSocketScheduling off: thread-pool hops per socket read),
+#   iot-full-queued (iot-full with Broker:Mqtt:DirectQos0 off: every QoS 0 message through MQTTnet's receive loop and session queue).
 # Needs: mosquitto (Debian package) for the reference; BENCH=path/to/shared/bench (default ../shared/bench).
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -80,13 +81,14 @@ start_target() { # prints the PID
     mosquitto) "$BENCH/scripts/start-mosquitto.sh" ;;
     mqttnet) "$BENCH/scripts/start-mqttnet.sh" ;;
     iot-*)
-      local sink=None authz=false coalesce=true inline=true pgo= webhook=http://127.0.0.1:$FN_PORT/api/events
+      local sink=None authz=false coalesce=true inline=true direct=true pgo= webhook=http://127.0.0.1:$FN_PORT/api/events
       case $1 in
         iot-sink-on) sink=Webhook ;;
         iot-authz) authz=true ;;
         iot-full) sink=Webhook authz=true webhook=http://127.0.0.1:$NULL_PORT/ ;;
         iot-full-pgo) sink=Webhook authz=true webhook=http://127.0.0.1:$NULL_PORT/ pgo=1 ;;
         iot-full-pooled) sink=Webhook authz=true webhook=http://127.0.0.1:$NULL_PORT/ inline=false ;;
+        iot-full-queued) sink=Webhook authz=true webhook=http://127.0.0.1:$NULL_PORT/ direct=false ;;
         iot-uncoalesced) coalesce=false ;;
       esac
       (cd "$BROKER_DIR" && { [ -z "$pgo" ] || export DOTNET_TieredPGO=$pgo; } && { [ -z "${BROKER_ENV:-}" ] || export ${BROKER_ENV}; } && Logging__LogLevel__Default=Warning \
@@ -94,7 +96,7 @@ start_target() { # prints the PID
         Broker__Api__Port=18844 Broker__Api__Key="$API_KEY" \
         Broker__Tls__ServerCertificatePath=$CERTS/server.crt Broker__Tls__ServerKeyPath=$CERTS/server.key \
         Broker__Tls__ClientCaPath=$CERTS/ca.crt \
-        Broker__Authorization__Enabled=$authz Storage__ConnectionString="$STORAGE" Broker__Mqtt__CoalesceWrites=$coalesce Broker__Mqtt__InlineSocketScheduling=$inline \
+        Broker__Authorization__Enabled=$authz Storage__ConnectionString="$STORAGE" Broker__Mqtt__CoalesceWrites=$coalesce Broker__Mqtt__InlineSocketScheduling=$inline Broker__Mqtt__DirectQos0=$direct \
         Broker__Events__Sink=$sink Broker__Events__WebhookUrl=$webhook \
         Broker__Events__WebhookKey="$FN_KEY" Broker__Events__ForwardTopicFilters__0='bench/#' \
         exec dotnet IoTServerless.Broker.dll) > "$LOCAL/logs/bench-broker.log" 2>&1 &

@@ -171,6 +171,35 @@ public sealed class TlsTests : BrokerTestBase
         await AssertBrokerStillServesAsync();
     }
 
+    [Theory]
+    [InlineData(new byte[] { 0x30, 0x05, 0x00, 0x09, (byte)'a', (byte)'b', (byte)'c' })] // topic length past the end of the packet
+    [InlineData(new byte[] { 0x30, 0x01, 0x00 })] // topic length cut in half
+    public async Task MalformedQos0Publish_afterConnect_closesOnlyThatConnection(byte[] publish)
+    {
+        using var tcp = new TcpClient();
+        await tcp.ConnectAsync(IPAddress.Loopback, Broker.MqttPort);
+        await using var ssl = new SslStream(tcp.GetStream());
+        await ssl.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
+        {
+            TargetHost = "localhost",
+            ClientCertificates = [Pki.Device("bad")],
+            RemoteCertificateValidationCallback = (_, _, _, _) => true,
+        });
+        // CONNECT (MQTT 3.1.1, client id "bad", clean session, keep-alive 60): QoS 0 PUBLISHes then go
+        // to the broker's shortcut before MQTTnet (README "Broker performance").
+        byte[] connect = [0x10, 0x0F, 0x00, 0x04, (byte)'M', (byte)'Q', (byte)'T', (byte)'T', 0x04, 0x02, 0x00, 0x3C, 0x00, 0x03, (byte)'b', (byte)'a', (byte)'d'];
+        await ssl.WriteAsync(connect);
+        var connack = new byte[4];
+        Assert.Equal(4, await ReadAtLeastAsync(ssl, connack, TimeSpan.FromSeconds(10)));
+        Assert.Equal(0x20, connack[0]);
+
+        await ssl.WriteAsync(publish);
+        await ssl.FlushAsync();
+
+        Assert.True(await ReadUntilClosedAsync(ssl, new byte[64], TimeSpan.FromSeconds(10)));
+        await AssertBrokerStillServesAsync();
+    }
+
     async Task AssertBrokerStillServesAsync()
     {
         using var client = await TestMqtt.ConnectAsync("healthy-" + Guid.NewGuid().ToString("N")[..6], Broker.MqttPort, Pki.Device("healthy"), Pki.Ca);

@@ -55,7 +55,7 @@ internal static class MqttFrameGuard
         {
             _last = buffer;
             var reader = new SequenceReader<byte>(buffer);
-            while (reader.TryRead(out var first))
+            while (MqttFixedHeader.TryRead(ref reader, out var first, out var length))
             {
                 if (!_connectSeen)
                 {
@@ -69,23 +69,6 @@ internal static class MqttFrameGuard
                 {
                     throw new InvalidDataException("Reserved MQTT packet type 0.");
                 }
-                var length = 0;
-                var shift = 0;
-                byte b;
-                do
-                {
-                    if (!reader.TryRead(out b))
-                    {
-                        return; // header not complete yet
-                    }
-                    if (shift > 21)
-                    {
-                        throw new InvalidDataException("Malformed MQTT remaining length.");
-                    }
-                    length |= (b & 0x7F) << shift;
-                    shift += 7;
-                }
-                while ((b & 0x80) != 0);
                 if (length > maxPacketBytes)
                 {
                     throw new InvalidDataException($"MQTT packet of {length} bytes exceeds the limit of {maxPacketBytes}.");

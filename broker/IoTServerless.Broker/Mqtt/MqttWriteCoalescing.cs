@@ -174,20 +174,10 @@ internal static class MqttWriteCoalescing
         while (!reader.End)
         {
             var packetStart = reader.Position;
-            reader.TryRead(out var first);
-            long length = 0;
-            var shift = 0;
-            byte b;
-            do
+            if (!MqttFixedHeader.TryRead(ref reader, out var first, out var length))
             {
-                if (!reader.TryRead(out b) || shift > 21)
-                {
-                    return new Scan(packets, publishes, null, default, default);
-                }
-                length |= (long)(b & 0x7F) << shift;
-                shift += 7;
+                return new Scan(packets, publishes, null, default, default);
             }
-            while ((b & 0x80) != 0);
             packets++;
             var type = first >> 4;
             if (type == 3)

@@ -50,29 +50,6 @@ public sealed class Qos0PublishShortcut(BrokerTraffic traffic)
         }
     }
 
-    /// <summary>The length of the packet at the head of <paramref name="buffer"/>, when the whole packet is there.</summary>
-    static bool TryMeasure(ref SequenceReader<byte> reader, out byte first, out int length)
-    {
-        length = 0;
-        if (!reader.TryRead(out first))
-        {
-            return false;
-        }
-        var shift = 0;
-        byte b;
-        do
-        {
-            if (!reader.TryRead(out b) || shift > 21)
-            {
-                return false;
-            }
-            length |= (b & 0x7F) << shift;
-            shift += 7;
-        }
-        while ((b & 0x80) != 0);
-        return reader.Remaining >= length;
-    }
-
     /// <summary>
     /// Parses the QoS 0 PUBLISH at the head of <paramref name="buffer"/>, when the whole packet is there
     /// and nothing about it needs MQTTnet (a valid topic name, no DUP flag). <paramref name="whole"/>
@@ -83,7 +60,7 @@ public sealed class Qos0PublishShortcut(BrokerTraffic traffic)
         message = null!;
         end = default;
         var reader = new SequenceReader<byte>(buffer);
-        whole = TryMeasure(ref reader, out var first, out var length);
+        whole = MqttFixedHeader.TryRead(ref reader, out var first, out var length) && reader.Remaining >= length;
         if (!whole || (first & 0xFE) != 0x30)
         {
             return false; // not a whole PUBLISH with QoS 0 and DUP 0 (the retain bit may be set)

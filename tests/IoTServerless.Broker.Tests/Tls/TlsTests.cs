@@ -150,20 +150,7 @@ public sealed class TlsTests : BrokerTestBase
     public async Task OversizedPacket_announcedAfterConnect_closesTheConnectionBeforeItIsBuffered()
     {
         using var tcp = new TcpClient();
-        await tcp.ConnectAsync(IPAddress.Loopback, Broker.MqttPort);
-        await using var ssl = new SslStream(tcp.GetStream());
-        await ssl.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
-        {
-            TargetHost = "localhost",
-            ClientCertificates = [Pki.Device("big")],
-            RemoteCertificateValidationCallback = (_, _, _, _) => true,
-        });
-        // CONNECT (MQTT 3.1.1, client id "big", clean session, keep-alive 60)
-        byte[] connect = [0x10, 0x0F, 0x00, 0x04, (byte)'M', (byte)'Q', (byte)'T', (byte)'T', 0x04, 0x02, 0x00, 0x3C, 0x00, 0x03, (byte)'b', (byte)'i', (byte)'g'];
-        await ssl.WriteAsync(connect);
-        var connack = new byte[4];
-        Assert.Equal(4, await ReadAtLeastAsync(ssl, connack, TimeSpan.FromSeconds(10)));
-        Assert.Equal(0x20, connack[0]);
+        await using var ssl = await ConnectRawAsync(tcp, "big");
         // PUBLISH announcing 100 MB: refused at the header, long before 100 MB could arrive.
         await ssl.WriteAsync(new byte[] { 0x30, 0x80, 0x80, 0x80, 0x30, 0x00, 0x01, (byte)'t' });
         await ssl.FlushAsync();
@@ -177,27 +164,37 @@ public sealed class TlsTests : BrokerTestBase
     public async Task MalformedQos0Publish_afterConnect_closesOnlyThatConnection(byte[] publish)
     {
         using var tcp = new TcpClient();
-        await tcp.ConnectAsync(IPAddress.Loopback, Broker.MqttPort);
-        await using var ssl = new SslStream(tcp.GetStream());
-        await ssl.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
-        {
-            TargetHost = "localhost",
-            ClientCertificates = [Pki.Device("bad")],
-            RemoteCertificateValidationCallback = (_, _, _, _) => true,
-        });
-        // CONNECT (MQTT 3.1.1, client id "bad", clean session, keep-alive 60): QoS 0 PUBLISHes then go
-        // to the broker's shortcut before MQTTnet (README "Broker performance").
-        byte[] connect = [0x10, 0x0F, 0x00, 0x04, (byte)'M', (byte)'Q', (byte)'T', (byte)'T', 0x04, 0x02, 0x00, 0x3C, 0x00, 0x03, (byte)'b', (byte)'a', (byte)'d'];
-        await ssl.WriteAsync(connect);
-        var connack = new byte[4];
-        Assert.Equal(4, await ReadAtLeastAsync(ssl, connack, TimeSpan.FromSeconds(10)));
-        Assert.Equal(0x20, connack[0]);
+        // An admitted MQTT 3.1.1 client: its QoS 0 PUBLISHes go to the broker's shortcut before MQTTnet (README "Broker performance").
+        await using var ssl = await ConnectRawAsync(tcp, "bad");
 
         await ssl.WriteAsync(publish);
         await ssl.FlushAsync();
 
         Assert.True(await ReadUntilClosedAsync(ssl, new byte[64], TimeSpan.FromSeconds(10)));
         await AssertBrokerStillServesAsync();
+    }
+
+    /// <summary>
+    /// A raw TLS connection with the device certificate for <paramref name="clientId"/>, through CONNECT
+    /// (MQTT 3.1.1, clean session, keep-alive 60) and its CONNACK: the test writes what it likes next.
+    /// </summary>
+    async Task<SslStream> ConnectRawAsync(TcpClient tcp, string clientId)
+    {
+        await tcp.ConnectAsync(IPAddress.Loopback, Broker.MqttPort);
+        var ssl = new SslStream(tcp.GetStream());
+        await ssl.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
+        {
+            TargetHost = "localhost",
+            ClientCertificates = [Pki.Device(clientId)],
+            RemoteCertificateValidationCallback = (_, _, _, _) => true,
+        });
+        var id = System.Text.Encoding.UTF8.GetBytes(clientId);
+        byte[] connect = [0x10, (byte)(12 + id.Length), 0x00, 0x04, (byte)'M', (byte)'Q', (byte)'T', (byte)'T', 0x04, 0x02, 0x00, 0x3C, 0x00, (byte)id.Length, .. id];
+        await ssl.WriteAsync(connect);
+        var connack = new byte[4];
+        Assert.Equal(4, await ReadAtLeastAsync(ssl, connack, TimeSpan.FromSeconds(10)));
+        Assert.Equal(0x20, connack[0]);
+        return ssl;
     }
 
     async Task AssertBrokerStillServesAsync()

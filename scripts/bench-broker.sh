@@ -15,7 +15,9 @@
 #   iot-full-pgo (iot-full with
 #   dynamic PGO switched back on, DOTNET_TieredPGO=1: the ablation of the broker's <TieredPGO>false</TieredPGO>);
 #   iot-full-pooled (iot-full with Broker:Mqtt:InlineSocketScheduling off: thread-pool hops per socket read),
-#   iot-full-queued (iot-full with Broker:Mqtt:DirectQos0 off: every QoS 0 message through MQTTnet's receive loop and session queue).
+#   iot-full-queued (iot-full with Broker:Mqtt:DirectQos0 off: every QoS 0 message through MQTTnet's receive loop and session queue),
+#   iot-full-q1loop (iot-full with Broker:Mqtt:DirectQos1 off: QoS 1 PUBLISHes and their PUBACKs through MQTTnet's receive loop and send loop).
+# SINK_WINDOW_MS: the event sink's QoS 0 batch window for brokers with a sink (default: as deployed, infra/app/broker.bicep).
 # Needs: mosquitto (Debian package) for the reference; BENCH=path/to/shared/bench (default ../shared/bench).
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -25,6 +27,8 @@ CASES=("$@"); [ ${#CASES[@]} -eq 0 ] && CASES=(fanin-q0-e2e fanin-q1-e2e fanin-q
 BENCH=${BENCH:-$(cd "$ROOT/../shared/bench" 2>/dev/null && pwd)}
 CONNS=${CONNS:-19500}
 WARMUP=${WARMUP:-3}
+# The event sink's batch window (QoS 0; a QoS 1 PUBACK never waits for it) as deployed: batchWindowMilliseconds in infra/app/broker.bicep.
+SINK_WINDOW_MS=${SINK_WINDOW_MS:-$(sed -nE 's/^param batchWindowMilliseconds int = ([0-9]+).*/\1/p' infra/app/broker.bicep)}
 LATENCY_RUNS=${LATENCY_RUNS:-8} # latency percentiles vary more from run to run: at least this many runs
 TARGETS=(${TARGETS:-mosquitto iot-sink-off iot-sink-on})
 OUT=${OUT:-$LOCAL/bench/broker-$(date -u +%Y%m%dT%H%M%SZ).jsonl}
@@ -81,7 +85,7 @@ start_target() { # prints the PID
     mosquitto) "$BENCH/scripts/start-mosquitto.sh" ;;
     mqttnet) "$BENCH/scripts/start-mqttnet.sh" ;;
     iot-*)
-      local sink=None authz=false coalesce=true inline=true direct=true pgo= webhook=http://127.0.0.1:$FN_PORT/api/events
+      local sink=None authz=false coalesce=true inline=true direct=true direct1=true pgo= webhook=http://127.0.0.1:$FN_PORT/api/events
       case $1 in
         iot-sink-on) sink=Webhook ;;
         iot-authz) authz=true ;;
@@ -89,6 +93,7 @@ start_target() { # prints the PID
         iot-full-pgo) sink=Webhook authz=true webhook=http://127.0.0.1:$NULL_PORT/ pgo=1 ;;
         iot-full-pooled) sink=Webhook authz=true webhook=http://127.0.0.1:$NULL_PORT/ inline=false ;;
         iot-full-queued) sink=Webhook authz=true webhook=http://127.0.0.1:$NULL_PORT/ direct=false ;;
+        iot-full-q1loop) sink=Webhook authz=true webhook=http://127.0.0.1:$NULL_PORT/ direct1=false ;;
         iot-uncoalesced) coalesce=false ;;
       esac
       (cd "$BROKER_DIR" && { [ -z "$pgo" ] || export DOTNET_TieredPGO=$pgo; } && { [ -z "${BROKER_ENV:-}" ] || export ${BROKER_ENV}; } && Logging__LogLevel__Default=Warning \
@@ -96,8 +101,8 @@ start_target() { # prints the PID
         Broker__Api__Port=18844 Broker__Api__Key="$API_KEY" \
         Broker__Tls__ServerCertificatePath=$CERTS/server.crt Broker__Tls__ServerKeyPath=$CERTS/server.key \
         Broker__Tls__ClientCaPath=$CERTS/ca.crt \
-        Broker__Authorization__Enabled=$authz Storage__ConnectionString="$STORAGE" Broker__Mqtt__CoalesceWrites=$coalesce Broker__Mqtt__InlineSocketScheduling=$inline Broker__Mqtt__DirectQos0=$direct \
-        Broker__Events__Sink=$sink Broker__Events__WebhookUrl=$webhook \
+        Broker__Authorization__Enabled=$authz Storage__ConnectionString="$STORAGE" Broker__Mqtt__CoalesceWrites=$coalesce Broker__Mqtt__InlineSocketScheduling=$inline Broker__Mqtt__DirectQos0=$direct Broker__Mqtt__DirectQos1=$direct1 \
+        Broker__Events__Sink=$sink Broker__Events__WebhookUrl=$webhook Broker__Events__BatchWindowMilliseconds=$SINK_WINDOW_MS \
         Broker__Events__WebhookKey="$FN_KEY" Broker__Events__ForwardTopicFilters__0='bench/#' \
         exec dotnet IoTServerless.Broker.dll) > "$LOCAL/logs/bench-broker.log" 2>&1 &
       local pid=$!

@@ -41,7 +41,7 @@ public static class BrokerHostingExtensions
         services.AddMetrics();
         services.AddSingleton<BrokerTraffic>();
         services.AddSingleton<OutboundGates>();
-        services.AddSingleton<Qos0PublishShortcut>();
+        services.AddSingleton<PublishShortcut>();
         services.AddSingleton<BrokerMetrics>();
         // OpenTelemetry metrics: the broker's meter and Kestrel's (connections, TLS handshakes), scraped
         // in Prometheus text format at /metrics on the internal API listener.
@@ -205,7 +205,7 @@ public static class BrokerHostingExtensions
             if (options.Mqtt.CoalesceWrites)
             {
                 listen.UseMqttWriteCoalescing(options.Mqtt.MaxBufferedOutboundBytes, options.Mqtt.MaxBacklogMessages, traffic, sp.GetRequiredService<OutboundGates>(),
-                    options.Mqtt.DirectQos0 ? sp.GetRequiredService<Qos0PublishShortcut>() : null);
+                    options.Mqtt.DirectQos0 ? sp.GetRequiredService<PublishShortcut>() : null);
             }
             listen.UseMqtt();
         });

@@ -69,6 +69,13 @@ public sealed class MqttListenerOptions
     /// </summary>
     public bool DirectQos0 { get; set; } = true;
 
+    /// <summary>
+    /// QoS 1 PUBLISH packets from MQTT 3.1.x clients bypass MQTTnet's receive loop too, and their
+    /// PUBACKs its session queue and send loop: the pump writes each PUBACK once the event sink
+    /// accepted the message (README "Broker performance"). Needs <see cref="DirectQos0"/>.
+    /// </summary>
+    public bool DirectQos1 { get; set; } = true;
+
     /// <summary>Outbound bytes one connection may buffer before MQTTnet's sender waits for the socket.</summary>
     [Range(16 * 1024, 64 * 1024 * 1024)]
     public int MaxBufferedOutboundBytes { get; set; } = 256 * 1024;

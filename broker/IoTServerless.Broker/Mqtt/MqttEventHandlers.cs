@@ -23,7 +23,7 @@ public sealed class MqttEventHandlers(
     LifecycleEventPublisher lifecycle,
     DeviceGatekeeper gatekeeper,
     OutboundGates gates,
-    Qos0PublishShortcut shortcut,
+    PublishShortcut shortcut,
     IOptions<BrokerOptions> options,
     BrokerMetrics metrics,
     TimeProvider time,
@@ -39,7 +39,7 @@ public sealed class MqttEventHandlers(
     public void Attach(MqttServer server, IdentityChangeWatcher? watcher)
     {
         _server = server;
-        shortcut.Attach(server);
+        shortcut.Attach(server, options.Value.Mqtt.DirectQos1);
         server.ValidatingConnectionAsync += OnValidatingConnectionAsync;
         server.ClientConnectedAsync += OnClientConnectedAsync;
         server.ClientDisconnectedAsync += OnClientDisconnectedAsync;
@@ -244,7 +244,7 @@ public sealed class MqttEventHandlers(
         }
         if (connection is not null && !e.CloseConnection)
         {
-            connection.HoldAcknowledgement(accepted);
+            connection.HoldAcknowledgement(accepted, e.ApplicationMessage);
         }
     }
 
@@ -272,7 +272,7 @@ public sealed class MqttEventHandlers(
             metrics.Denied("publish");
             Refuse(e, MqttPubAckReasonCode.NotAuthorized);
             e.CloseConnection = e.SessionItems[SessionKeys.ProtocolVersion] is not MQTTnet.Formatter.MqttProtocolVersion.V500;
-            if (e.CloseConnection && OutboundGate.Current is { InShortcut: true } shortcutConnection && shortcutConnection.ClientId == e.ClientId)
+            if (e.CloseConnection && OutboundGate.Current is { } shortcutConnection && ReferenceEquals(shortcutConnection.ShortcutMessage, message))
             {
                 shortcutConnection.Abort?.Invoke("Publish not authorized."); // taken by the shortcut, past MQTTnet's loop: close it here
             }

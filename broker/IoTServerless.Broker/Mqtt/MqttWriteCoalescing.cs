@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Buffers.Binary;
 using System.IO.Pipelines;
 using IoTServerless.Broker.Sinks;
 using Microsoft.AspNetCore.Connections;
@@ -22,7 +23,7 @@ internal static class MqttWriteCoalescing
 {
     static readonly TimeSpan DrainTimeout = TimeSpan.FromSeconds(5);
 
-    public static IConnectionBuilder UseMqttWriteCoalescing(this IConnectionBuilder builder, int maxBufferedBytes, int maxBacklog, BrokerTraffic traffic, OutboundGates gates, Qos0PublishShortcut? shortcut)
+    public static IConnectionBuilder UseMqttWriteCoalescing(this IConnectionBuilder builder, int maxBufferedBytes, int maxBacklog, BrokerTraffic traffic, OutboundGates gates, PublishShortcut? shortcut)
         => builder.Use(next => async context =>
         {
             var transport = context.Transport;
@@ -83,14 +84,14 @@ internal static class MqttWriteCoalescing
                     var scan = Walk(buffer.Slice(next), gate);
                     if (scan.Hold is null)
                     {
-                        if (!await WriteAsync(buffer.Slice(unwritten), output, traffic, gate, scan with { Packets = scan.Packets + held }))
+                        if (!await WriteAsync(buffer.Slice(unwritten), output, traffic, gate, scan with { Packets = scan.Packets + held, Acknowledgements = scan.Acknowledgements + held }))
                         {
                             await pending.CompleteAsync();
                             return;
                         }
                         break;
                     }
-                    if (!await WriteAsync(buffer.Slice(unwritten, scan.HeldStart), output, traffic, gate, scan with { Packets = scan.Packets + held }))
+                    if (!await WriteAsync(buffer.Slice(unwritten, scan.HeldStart), output, traffic, gate, scan with { Packets = scan.Packets + held, Acknowledgements = scan.Acknowledgements + held }))
                     {
                         await pending.CompleteAsync();
                         return;
@@ -111,8 +112,9 @@ internal static class MqttWriteCoalescing
                     held = 1;
                 }
                 pending.AdvanceTo(buffer.End);
-                if (result.IsCompleted) // a canceled read is a wake-up for direct deliveries (OutboundGate.Deliver)
+                if (result.IsCompleted) // a canceled read is a wake-up for direct deliveries and acknowledgements
                 {
+                    await DrainAcknowledgementsAsync(output, traffic, gate, connection);
                     break;
                 }
             }
@@ -143,17 +145,38 @@ internal static class MqttWriteCoalescing
             written += packet.Length;
             direct++;
         }
+        // The shortcut's PUBACKs whose messages were accepted, in order. MQTTnet's PUBACKs in the bytes
+        // below answer PUBLISHes received after these (PublishShortcut hands a PUBLISH to MQTTnet only
+        // once its own PUBACKs are written), so these go first too.
+        var acknowledged = 0;
+        while (gate.TryTakeAcknowledgement(out var packetId, out var failed))
+        {
+            if (failed)
+            {
+                gate.Abort?.Invoke("A message was not accepted, so it gets no PUBACK."); // the client retransmits on its next connection
+                return false;
+            }
+            var puback = output.GetSpan(4);
+            puback[0] = 0x40;
+            puback[1] = 2;
+            BinaryPrimitives.WriteUInt16BigEndian(puback[2..], packetId);
+            output.Advance(4);
+            written += 4;
+            acknowledged++;
+        }
         foreach (var segment in bytes)
         {
             output.Write(segment.Span);
         }
         written += bytes.Length;
+        gate.DirectAcknowledgementsWritten(acknowledged);
+        gate.HeldAcknowledgementsWritten(scan.Acknowledgements);
         int packets = scan.Packets, publishes = scan.Publishes;
         if (written == 0)
         {
             return true;
         }
-        traffic.Sent(written, packets + direct, publishes + direct, direct);
+        traffic.Sent(written, packets + direct + acknowledged, publishes + direct, direct);
         if ((await output.FlushAsync()).IsCompleted)
         {
             return false; // the peer is gone; MQTTnet learns it from its next write
@@ -170,13 +193,13 @@ internal static class MqttWriteCoalescing
     static Scan Walk(ReadOnlySequence<byte> buffer, OutboundGate gate)
     {
         var reader = new SequenceReader<byte>(buffer);
-        int packets = 0, publishes = 0;
+        int packets = 0, publishes = 0, acknowledgements = 0;
         while (!reader.End)
         {
             var packetStart = reader.Position;
             if (!MqttFixedHeader.TryRead(ref reader, out var first, out var length))
             {
-                return new Scan(packets, publishes, null, default, default);
+                return new Scan(packets, publishes, acknowledgements, null, default, default);
             }
             packets++;
             var type = first >> 4;
@@ -189,15 +212,51 @@ internal static class MqttWriteCoalescing
                 break;
             }
             reader.Advance(length);
-            if (type is 4 or 5 && gate.NextAcknowledgement() is { IsCompletedSuccessfully: false } hold)
+            if (type is 4 or 5)
             {
-                return new Scan(packets - 1, publishes, hold, packetStart, reader.Position); // the held packet goes with the next write
+                var accepted = gate.NextAcknowledgement(out var wasHeld);
+                if (!accepted.IsCompletedSuccessfully)
+                {
+                    return new Scan(packets - 1, publishes, acknowledgements, accepted, packetStart, reader.Position); // the held packet goes with the next write
+                }
+                acknowledgements += wasHeld ? 1 : 0;
             }
         }
-        return new Scan(packets, publishes, null, default, default);
+        return new Scan(packets, publishes, acknowledgements, null, default, default);
     }
 
-    readonly record struct Scan(int Packets, int Publishes, Task? Hold, SequencePosition HeldStart, SequencePosition HeldEnd);
+    /// <summary>
+    /// The connection is closing: the shortcut's PUBACKs still waiting for the event sink go out as
+    /// their messages are accepted, as MQTTnet's held ones do (within the drain timeout).
+    /// </summary>
+    static async Task DrainAcknowledgementsAsync(PipeWriter output, BrokerTraffic traffic, OutboundGate gate, ConnectionContext connection)
+    {
+        while (gate.PendingAcknowledgement is { } accepted)
+        {
+            try
+            {
+                await accepted.WaitAsync(connection.ConnectionClosed);
+            }
+            catch (OperationCanceledException) when (connection.ConnectionClosed.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception)
+            {
+                // Not accepted: WriteAsync below closes the connection without its PUBACK.
+            }
+            if (!await WriteAsync(default, output, traffic, gate, default))
+            {
+                return;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Packets and PUBLISHes in a stretch of MQTTnet's bytes, the PUBACKs in it that had a hold
+    /// (<see cref="OutboundGate.HoldAcknowledgement"/>), and the first PUBACK whose hold has not completed.
+    /// </summary>
+    readonly record struct Scan(int Packets, int Publishes, int Acknowledgements, Task? Hold, SequencePosition HeldStart, SequencePosition HeldEnd);
 
     /// <summary>
     /// Runs the pump inline when this connection's last flush is a while ago (a lone packet goes out

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Net;
+using MQTTnet;
 using MQTTnet.Formatter;
 
 namespace IoTServerless.Broker.Mqtt;
@@ -19,6 +20,14 @@ public sealed class OutboundGate(EndPoint? remoteEndPoint, int maxBacklog)
     static readonly AsyncLocal<OutboundGate?> s_current = new();
     ConcurrentQueue<Task>? _acknowledgements; // created by the first QoS 1 PUBLISH: idle connections hold none
     ConcurrentQueue<byte[]>? _direct; // created by the first direct delivery
+    ConcurrentQueue<DirectAcknowledgement>? _directAcknowledgements; // created by the first QoS 1 PUBLISH the shortcut takes
+    long _holdsRegistered; // PUBACKs MQTTnet will write that wait for a hold
+    long _holdsWritten; // ... of which the pump has written
+    long _directAcknowledged; // PUBACKs the shortcut took on
+    long _directAcknowledgedWritten; // ... of which the pump has written
+    Task? _wakeOn; // the direct acknowledgement the pump waits for, so its completion is registered once
+    TaskCompletionSource? _directAcknowledgementsWritten;
+    Action? _requestWake;
     long _accepted;
     long _sent;
     long _lastQueued; // the place in the backlog of the last delivery that went through MQTTnet's queue
@@ -40,8 +49,17 @@ public sealed class OutboundGate(EndPoint? remoteEndPoint, int maxBacklog)
     /// <summary>The MQTT session's items (principal, session id), once the connection was admitted.</summary>
     internal System.Collections.IDictionary? SessionItems { get; set; }
 
-    /// <summary>True while a PUBLISH taken by <see cref="Qos0PublishShortcut"/> is being dispatched on this flow.</summary>
-    internal bool InShortcut { get; set; }
+    /// <summary>The message <see cref="PublishShortcut"/> is dispatching for this connection right now, if any.</summary>
+    internal MqttApplicationMessage? ShortcutMessage { get; set; }
+
+    /// <summary>What the PUBACK of <see cref="ShortcutMessage"/> waits for; null when none may be sent (the connection closes).</summary>
+    internal Task? ShortcutAcceptance { get; set; }
+
+    /// <summary>MQTTnet's client on this connection: its statistics (which its keep-alive monitor reads) and session (set by <see cref="PublishShortcut"/>).</summary>
+    internal MQTTnet.Server.Internal.MqttConnectedClient? Client { get; set; }
+
+    /// <summary>MQTTnet did not know this connection's client when the shortcut asked: its packets all go to MQTTnet.</summary>
+    internal bool ShortcutRefused { get; set; }
 
     /// <summary>Closes the connection (set by the pump's middleware).</summary>
     internal Action<string>? Abort { get; set; }
@@ -60,12 +78,19 @@ public sealed class OutboundGate(EndPoint? remoteEndPoint, int maxBacklog)
     }
 
     /// <summary>
-    /// The next PUBACK (or PUBREC) MQTTnet sends on this connection may only go out once
-    /// <paramref name="accepted"/> completed. Called once for every QoS 1/2 PUBLISH the connection
-    /// received, in order; MQTTnet answers them in the same order.
+    /// Registers what the PUBACK (or PUBREC) of <paramref name="message"/>, received on this connection,
+    /// waits for. A message the shortcut is dispatching gets its PUBACK from the shortcut
+    /// (<see cref="ShortcutAcceptance"/>); otherwise the next PUBACK MQTTnet sends on this connection
+    /// may only go out once <paramref name="accepted"/> completed. Called once for every QoS 1/2 PUBLISH
+    /// MQTTnet received, in order; MQTTnet answers them in the same order.
     /// </summary>
-    public void HoldAcknowledgement(Task accepted)
+    public void HoldAcknowledgement(Task accepted, MqttApplicationMessage? message = null)
     {
+        if (message is not null && ReferenceEquals(message, ShortcutMessage))
+        {
+            ShortcutAcceptance = accepted;
+            return;
+        }
         var holds = Volatile.Read(ref _acknowledgements);
         if (holds is null)
         {
@@ -73,11 +98,128 @@ public sealed class OutboundGate(EndPoint? remoteEndPoint, int maxBacklog)
             holds = new ConcurrentQueue<Task>();
             Volatile.Write(ref _acknowledgements, holds);
         }
+        Interlocked.Increment(ref _holdsRegistered);
         holds.Enqueue(accepted);
     }
 
-    /// <summary>What the PUBACK about to be written waits for (nothing when no hold was registered).</summary>
-    internal Task NextAcknowledgement() => Volatile.Read(ref _acknowledgements) is { } holds && holds.TryDequeue(out var accepted) ? accepted : Task.CompletedTask;
+    /// <summary>What the PUBACK about to be written waits for (nothing when no hold was registered); <paramref name="held"/> tells whether one was.</summary>
+    internal Task NextAcknowledgement(out bool held)
+    {
+        Task? accepted = null;
+        held = Volatile.Read(ref _acknowledgements) is { } holds && holds.TryDequeue(out accepted);
+        return accepted ?? Task.CompletedTask;
+    }
+
+    /// <summary>The pump put <paramref name="count"/> held PUBACKs from MQTTnet into the socket's output.</summary>
+    internal void HeldAcknowledgementsWritten(int count)
+    {
+        if (count > 0)
+        {
+            Interlocked.Add(ref _holdsWritten, count);
+        }
+    }
+
+    /// <summary>
+    /// True when every PUBACK MQTTnet is to write for this connection is in the socket's output: a
+    /// PUBACK the shortcut writes now goes after them (PUBACKs keep the order of their PUBLISHes).
+    /// </summary>
+    internal bool MayAcknowledgeDirectly => Volatile.Read(ref _holdsWritten) == Volatile.Read(ref _holdsRegistered);
+
+    /// <summary>
+    /// Queues the PUBACK of a PUBLISH the shortcut took: the pump writes it, in order, once
+    /// <paramref name="accepted"/> completed (and closes the connection if it failed).
+    /// </summary>
+    internal void AcknowledgeDirectly(ushort packetId, Task accepted)
+    {
+        var acknowledgements = Volatile.Read(ref _directAcknowledgements);
+        if (acknowledgements is null)
+        {
+            var created = new ConcurrentQueue<DirectAcknowledgement>();
+            acknowledgements = Interlocked.CompareExchange(ref _directAcknowledgements, created, null) ?? created;
+        }
+        Interlocked.Increment(ref _directAcknowledged);
+        acknowledgements.Enqueue(new DirectAcknowledgement(accepted, packetId));
+        if (accepted.IsCompleted)
+        {
+            RequestWake();
+        }
+        else
+        {
+            WakeWhenCompleted(accepted);
+        }
+    }
+
+    /// <summary>
+    /// Takes the next direct PUBACK whose message was accepted, in order; false when there is none or
+    /// the head still waits (its completion wakes the pump). <paramref name="failed"/>: the head's
+    /// message was not accepted, so no PUBACK may go out and the connection closes.
+    /// </summary>
+    internal bool TryTakeAcknowledgement(out ushort packetId, out bool failed)
+    {
+        packetId = 0;
+        failed = false;
+        if (Volatile.Read(ref _directAcknowledgements) is not { } acknowledgements || !acknowledgements.TryPeek(out var head))
+        {
+            return false;
+        }
+        if (!head.Accepted.IsCompleted)
+        {
+            WakeWhenCompleted(head.Accepted);
+            return false;
+        }
+        acknowledgements.TryDequeue(out _); // only the pump dequeues
+        failed = !head.Accepted.IsCompletedSuccessfully;
+        packetId = head.PacketId;
+        return true;
+    }
+
+    /// <summary>The pump put <paramref name="count"/> direct PUBACKs into the socket's output.</summary>
+    internal void DirectAcknowledgementsWritten(int count)
+    {
+        if (count > 0 && Interlocked.Add(ref _directAcknowledgedWritten, count) == Volatile.Read(ref _directAcknowledged))
+        {
+            Interlocked.Exchange(ref _directAcknowledgementsWritten, null)?.TrySetResult();
+        }
+    }
+
+    /// <summary>Completes once every direct PUBACK taken on so far is in the socket's output (before MQTTnet answers a PUBLISH).</summary>
+    internal Task DirectAcknowledgementsWrittenAsync()
+    {
+        if (AllDirectAcknowledgementsWritten)
+        {
+            return Task.CompletedTask;
+        }
+        var created = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var signal = Interlocked.CompareExchange(ref _directAcknowledgementsWritten, created, null) ?? created;
+        if (AllDirectAcknowledgementsWritten) // the pump may have written the last one before the signal existed
+        {
+            signal.TrySetResult();
+        }
+        return signal.Task;
+    }
+
+    bool AllDirectAcknowledgementsWritten => Volatile.Read(ref _directAcknowledgedWritten) == Volatile.Read(ref _directAcknowledged);
+
+    /// <summary>The head direct PUBACK still waiting for its message's acceptance, if any (the pump's drain at close waits for it).</summary>
+    internal Task? PendingAcknowledgement => Volatile.Read(ref _directAcknowledgements) is { } acknowledgements && acknowledgements.TryPeek(out var head) ? head.Accepted : null;
+
+    void WakeWhenCompleted(Task accepted)
+    {
+        if (!ReferenceEquals(Interlocked.Exchange(ref _wakeOn, accepted), accepted))
+        {
+            accepted.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(_requestWake ??= RequestWake);
+        }
+    }
+
+    void RequestWake()
+    {
+        if (Interlocked.Exchange(ref _wakeRequested, 1) == 0)
+        {
+            WakePump?.Invoke();
+        }
+    }
+
+    readonly record struct DirectAcknowledgement(Task Accepted, ushort PacketId);
 
     public long Backlog => Volatile.Read(ref _accepted) - Volatile.Read(ref _sent);
 
@@ -126,10 +268,7 @@ public sealed class OutboundGate(EndPoint? remoteEndPoint, int maxBacklog)
             direct = Interlocked.CompareExchange(ref _direct, created, null) ?? created;
         }
         direct.Enqueue(packet);
-        if (Interlocked.Exchange(ref _wakeRequested, 1) == 0)
-        {
-            WakePump?.Invoke();
-        }
+        RequestWake();
     }
 
     /// <summary>
@@ -139,12 +278,8 @@ public sealed class OutboundGate(EndPoint? remoteEndPoint, int maxBacklog)
     internal bool TryTakeDirect(out byte[] packet)
     {
         packet = null!;
-        if (Volatile.Read(ref _direct) is not { } direct)
-        {
-            return false;
-        }
         Volatile.Write(ref _wakeRequested, 0);
-        return direct.TryDequeue(out packet!);
+        return Volatile.Read(ref _direct) is { } direct && direct.TryDequeue(out packet!);
     }
 
     void Queued(long place)

@@ -92,6 +92,30 @@ public sealed class EventPipelineTests : BrokerTestBase
     }
 
     [Fact]
+    public async Task Qos1Acknowledgements_fromTheShortcutAndFromMqttnet_goOutInTheOrderOfThePublishes()
+    {
+        // Readings take the broker's shortcut past MQTTnet's receive loop (README "Broker performance");
+        // a PUBLISH the shortcut leaves to MQTTnet (here a topic name with a wildcard) is answered by
+        // MQTTnet. MQTT 3.1.1 §4.6: PUBACKs go out in the order of their PUBLISHes, whoever answers.
+        using var tcp = new System.Net.Sockets.TcpClient();
+        await using var ssl = await RawMqtt.ConnectAsync(tcp, Broker.MqttPort, Pki.Device("soil-005"), "soil-005");
+        var port = _sink.Port;
+        await _sink.StopAsync();
+
+        await ssl.WriteAsync(RawMqtt.Publish("farmA/sensor/soil-005/data", "{\"seq\":1}", qos: 1, packetId: 1)); // waits for the sink
+        await ssl.WriteAsync(RawMqtt.Publish("farmA/sensor/+/data", "{\"seq\":2}", qos: 1, packetId: 2)); // refused, answered at once by MQTTnet
+        await ssl.WriteAsync(RawMqtt.Publish("farmA/sensor/soil-005/data", "{\"seq\":3}", qos: 1, packetId: 3));
+        await ssl.FlushAsync();
+        await Task.Delay(1000);
+        await _sink.StartAsync(port);
+
+        var acknowledgements = new byte[12];
+        Assert.Equal(12, await RawMqtt.ReadAtLeastAsync(ssl, acknowledgements, TimeSpan.FromSeconds(30)));
+        Assert.Equal(new byte[] { 0x40, 2, 0, 1, 0x40, 2, 0, 2, 0x40, 2, 0, 3 }, acknowledgements);
+        Assert.True(await Eventually.TrueAsync(() => Task.FromResult(_sink.Messages.Count(m => m.ClientId == "soil-005") == 2), TimeSpan.FromSeconds(10)));
+    }
+
+    [Fact]
     public async Task ManyMessages_arePackedIntoFewerBatchEvents()
     {
         using var device = await TestMqtt.ConnectAsync("soil-002", Broker.MqttPort, Pki.Device("soil-002"), Pki.Ca);

@@ -79,7 +79,7 @@ public sealed class TlsTests : BrokerTestBase
         var stream = socket.GetStream();
         await stream.WriteAsync(Tls11ClientHello());
         var response = new byte[7];
-        var read = await ReadAtLeastAsync(stream, response, TimeSpan.FromSeconds(10));
+        var read = await RawMqtt.ReadAtLeastAsync(stream, response, TimeSpan.FromSeconds(10));
 
         // Either an alert record (0x15) with protocol_version (70) / handshake_failure (40), or a
         // closed connection; never a ServerHello (0x16).
@@ -131,7 +131,7 @@ public sealed class TlsTests : BrokerTestBase
         await ssl.WriteAsync(garbage);
         await ssl.FlushAsync();
         var buffer = new byte[1024];
-        var closed = await ReadUntilClosedAsync(ssl, buffer, TimeSpan.FromSeconds(10));
+        var closed = await RawMqtt.ReadUntilClosedAsync(ssl, buffer, TimeSpan.FromSeconds(10));
         Assert.True(closed, "the broker should close a connection that sends garbage");
 
         Assert.True(bystander.IsConnected);
@@ -154,7 +154,7 @@ public sealed class TlsTests : BrokerTestBase
         // PUBLISH announcing 100 MB: refused at the header, long before 100 MB could arrive.
         await ssl.WriteAsync(new byte[] { 0x30, 0x80, 0x80, 0x80, 0x30, 0x00, 0x01, (byte)'t' });
         await ssl.FlushAsync();
-        Assert.True(await ReadUntilClosedAsync(ssl, new byte[64], TimeSpan.FromSeconds(10)));
+        Assert.True(await RawMqtt.ReadUntilClosedAsync(ssl, new byte[64], TimeSpan.FromSeconds(10)));
         await AssertBrokerStillServesAsync();
     }
 
@@ -170,79 +170,16 @@ public sealed class TlsTests : BrokerTestBase
         await ssl.WriteAsync(publish);
         await ssl.FlushAsync();
 
-        Assert.True(await ReadUntilClosedAsync(ssl, new byte[64], TimeSpan.FromSeconds(10)));
+        Assert.True(await RawMqtt.ReadUntilClosedAsync(ssl, new byte[64], TimeSpan.FromSeconds(10)));
         await AssertBrokerStillServesAsync();
     }
 
-    /// <summary>
-    /// A raw TLS connection with the device certificate for <paramref name="clientId"/>, through CONNECT
-    /// (MQTT 3.1.1, clean session, keep-alive 60) and its CONNACK: the test writes what it likes next.
-    /// </summary>
-    async Task<SslStream> ConnectRawAsync(TcpClient tcp, string clientId)
-    {
-        await tcp.ConnectAsync(IPAddress.Loopback, Broker.MqttPort);
-        var ssl = new SslStream(tcp.GetStream());
-        await ssl.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
-        {
-            TargetHost = "localhost",
-            ClientCertificates = [Pki.Device(clientId)],
-            RemoteCertificateValidationCallback = (_, _, _, _) => true,
-        });
-        var id = System.Text.Encoding.UTF8.GetBytes(clientId);
-        byte[] connect = [0x10, (byte)(12 + id.Length), 0x00, 0x04, (byte)'M', (byte)'Q', (byte)'T', (byte)'T', 0x04, 0x02, 0x00, 0x3C, 0x00, (byte)id.Length, .. id];
-        await ssl.WriteAsync(connect);
-        var connack = new byte[4];
-        Assert.Equal(4, await ReadAtLeastAsync(ssl, connack, TimeSpan.FromSeconds(10)));
-        Assert.Equal(0x20, connack[0]);
-        return ssl;
-    }
+    Task<SslStream> ConnectRawAsync(TcpClient tcp, string clientId) => RawMqtt.ConnectAsync(tcp, Broker.MqttPort, Pki.Device(clientId), clientId);
 
     async Task AssertBrokerStillServesAsync()
     {
         using var client = await TestMqtt.ConnectAsync("healthy-" + Guid.NewGuid().ToString("N")[..6], Broker.MqttPort, Pki.Device("healthy"), Pki.Ca);
         Assert.True(client.IsConnected);
-    }
-
-    static async Task<int> ReadAtLeastAsync(Stream stream, byte[] buffer, TimeSpan timeout)
-    {
-        using var cts = new CancellationTokenSource(timeout);
-        var total = 0;
-        try
-        {
-            while (total < buffer.Length)
-            {
-                var n = await stream.ReadAsync(buffer.AsMemory(total), cts.Token);
-                if (n == 0)
-                {
-                    break;
-                }
-                total += n;
-            }
-        }
-        catch (IOException)
-        {
-        }
-        return total;
-    }
-
-    static async Task<bool> ReadUntilClosedAsync(Stream stream, byte[] buffer, TimeSpan timeout)
-    {
-        using var cts = new CancellationTokenSource(timeout);
-        try
-        {
-            while (await stream.ReadAsync(buffer, cts.Token) > 0)
-            {
-            }
-            return true;
-        }
-        catch (IOException)
-        {
-            return true;
-        }
-        catch (OperationCanceledException)
-        {
-            return false;
-        }
     }
 
     /// <summary>A minimal TLS 1.1 ClientHello with ECDHE/RSA suites, P-256 and uncompressed points.</summary>

@@ -206,12 +206,16 @@ public sealed class EventOptions
     [Range(0, 10_000)]
     public int AcknowledgedBatchWindowMilliseconds { get; set; }
 
+    /// <summary>
+    /// Messages per batch. With one send in flight, a batch per sink round trip (tens of milliseconds
+    /// to Event Grid) is the forwarding rate's ceiling, so batches are large; a full one goes at once.
+    /// </summary>
     [Range(1, 100_000)]
-    public int MaxBatchMessages { get; set; } = 500;
+    public int MaxBatchMessages { get; set; } = 2000;
 
-    /// <summary>Payload bytes per batch (Event Grid takes events up to 1 MB; payloads are base64).</summary>
-    [Range(1024, 700_000)]
-    public int MaxBatchBytes { get; set; } = 512 * 1024;
+    /// <summary>Bytes per batch as encoded, estimated from above (Event Grid takes events up to 1 MB; payloads are base64).</summary>
+    [Range(1024, 1_000_000)]
+    public int MaxBatchBytes { get; set; } = 900 * 1024;
 
     /// <summary>Messages waiting for the sink; when full, QoS 1 publishers wait and QoS 0 is dropped.</summary>
     [Range(1, 10_000_000)]

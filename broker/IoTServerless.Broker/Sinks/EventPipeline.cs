@@ -9,6 +9,8 @@ namespace IoTServerless.Broker.Sinks;
 /// <summary>
 /// Carries messages that leave the broker to the event sink: a bounded buffer, packed into one
 /// CloudEvent per window (bounded in count and bytes), retried with back-off until the sink accepts.
+/// The window bounds how often a light load is sent; a full batch goes at once, so the window never
+/// bounds throughput.
 /// A QoS 1 message's <see cref="ForwardAsync"/> completes only once its batch was accepted, so the
 /// PUBACK follows acceptance (at-least-once); when the buffer is full, QoS 1 publishers wait
 /// (back-pressure) and QoS 0 messages are dropped and counted.
@@ -27,7 +29,8 @@ public sealed class EventPipeline : BackgroundService
     readonly ArrayBufferWriter<byte> _encoded = new(64 * 1024);
     readonly Utf8JsonWriter _encoder = new(Stream.Null);
     long _awaited; // queued messages whose publisher waits for acceptance (QoS 1 PUBACKs held)
-    volatile TaskCompletionSource? _awaitedArrived;
+    long _buffered; // messages in the buffer
+    volatile TaskCompletionSource? _windowCut; // ends the current window early: a QoS 1 message arrived, or a full batch waits
 
     public EventPipeline(IEventSink sink, IOptions<BrokerOptions> options, BrokerMetrics metrics, TimeProvider time, ILogger<EventPipeline> logger)
     {
@@ -73,7 +76,8 @@ public sealed class EventPipeline : BackgroundService
             _metrics.BackPressure.Record(_time.GetElapsedTime(started).TotalMilliseconds);
         }
         Interlocked.Increment(ref _awaited);
-        _awaitedArrived?.TrySetResult();
+        Added();
+        _windowCut?.TrySetResult();
         return pending.Accepted!.Task;
     }
 
@@ -82,6 +86,7 @@ public sealed class EventPipeline : BackgroundService
     {
         if (_channel.Writer.TryWrite(new Pending(message, null)))
         {
+            Added();
             return true;
         }
         _metrics.Dropped.Add(1);
@@ -89,8 +94,29 @@ public sealed class EventPipeline : BackgroundService
     }
 
     /// <summary>Queues a message, waiting for space but not for acceptance (platform-generated events).</summary>
-    public ValueTask EnqueueAsync(BrokerMessage message, CancellationToken cancellationToken)
-        => _channel.Writer.WriteAsync(new Pending(message, null), cancellationToken);
+    public async ValueTask EnqueueAsync(BrokerMessage message, CancellationToken cancellationToken)
+    {
+        await _channel.Writer.WriteAsync(new Pending(message, null), cancellationToken);
+        Added();
+    }
+
+    /// <summary>One more message in the buffer; the one that completes a batch ends the window.</summary>
+    void Added()
+    {
+        if (Interlocked.Increment(ref _buffered) == _options.MaxBatchMessages)
+        {
+            _windowCut?.TrySetResult();
+        }
+    }
+
+    bool BatchIsFull => Volatile.Read(ref _buffered) >= _options.MaxBatchMessages;
+
+    /// <summary>
+    /// At least the bytes <paramref name="message"/> takes in the batch's JSON: its payload in base64,
+    /// its strings as if every character were escaped (<c>\uXXXX</c>), and the property names.
+    /// </summary>
+    internal static int EncodedSize(BrokerMessage message)
+        => (message.Payload.Length + 2) / 3 * 4 + 6 * (message.Topic.Length + (message.ClientId?.Length ?? 0) + message.Id.Length) + (message.Principal?.Length ?? 0) + 128;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -104,7 +130,10 @@ public sealed class EventPipeline : BackgroundService
         {
             while (carry is not null || await reader.WaitToReadAsync(stoppingToken))
             {
-                await WaitForWindowAsync(lastSend, window, acknowledgedWindow, stoppingToken);
+                if (carry is null) // a carried message is what did not fit into the last batch: this one is full too
+                {
+                    await WaitForWindowAsync(lastSend, window, acknowledgedWindow, stoppingToken);
+                }
                 batch.Clear();
                 var bytes = 0;
                 if (carry is not null)
@@ -114,18 +143,19 @@ public sealed class EventPipeline : BackgroundService
                         Interlocked.Decrement(ref _awaited);
                     }
                     batch.Add(carry);
-                    bytes = carry.Message.Payload.Length;
+                    bytes = EncodedSize(carry.Message);
                     carry = null;
                 }
                 while (batch.Count < _options.MaxBatchMessages && reader.TryRead(out var next))
                 {
-                    if (batch.Count > 0 && bytes + next.Message.Payload.Length > _options.MaxBatchBytes)
+                    Interlocked.Decrement(ref _buffered);
+                    if (batch.Count > 0 && bytes + EncodedSize(next.Message) > _options.MaxBatchBytes)
                     {
                         carry = next;
                         break;
                     }
                     batch.Add(next);
-                    bytes += next.Message.Payload.Length;
+                    bytes += EncodedSize(next.Message);
                     if (next.Accepted is not null)
                     {
                         Interlocked.Decrement(ref _awaited);
@@ -158,9 +188,10 @@ public sealed class EventPipeline : BackgroundService
 
     /// <summary>
     /// At most one send per window after <paramref name="lastSend"/>: an idle pipeline sends at once; a
-    /// busy one lets the window fill the next batch (bounding sink operations per second). While a
-    /// publisher waits for a PUBACK the shorter acknowledged window applies, so QoS 1 latency is the
-    /// sink's round trip rather than the window; QoS 0 alone keeps the long window (nobody waits).
+    /// busy one lets the window fill the next batch (bounding sink operations per second), and a full
+    /// batch ends the window. While a publisher waits for a PUBACK the shorter acknowledged window
+    /// applies, so QoS 1 latency is the sink's round trip rather than the window; QoS 0 alone keeps the
+    /// long window (nobody waits).
     /// </summary>
     async Task WaitForWindowAsync(long lastSend, TimeSpan window, TimeSpan acknowledgedWindow, CancellationToken stoppingToken)
     {
@@ -168,7 +199,7 @@ public sealed class EventPipeline : BackgroundService
         {
             return;
         }
-        while (true)
+        while (!BatchIsFull)
         {
             var awaited = Volatile.Read(ref _awaited) > 0;
             var left = (awaited ? acknowledgedWindow : window) - _time.GetElapsedTime(lastSend);
@@ -176,18 +207,14 @@ public sealed class EventPipeline : BackgroundService
             {
                 return;
             }
-            if (awaited || acknowledgedWindow >= window)
+            var cut = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            _windowCut = cut;
+            // Checked after the signal exists, so an arrival in between is not missed.
+            if (!BatchIsFull && (awaited || Volatile.Read(ref _awaited) == 0 || acknowledgedWindow >= window))
             {
-                await Task.Delay(left, _time, stoppingToken);
-                return;
+                await Task.WhenAny(Task.Delay(left, _time, stoppingToken), cut.Task);
             }
-            var arrived = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            _awaitedArrived = arrived;
-            if (Volatile.Read(ref _awaited) == 0) // checked after the signal exists, so an arrival in between is not missed
-            {
-                await Task.WhenAny(Task.Delay(left, _time, stoppingToken), arrived.Task);
-            }
-            _awaitedArrived = null;
+            _windowCut = null;
             stoppingToken.ThrowIfCancellationRequested();
         }
     }

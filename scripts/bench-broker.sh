@@ -16,7 +16,8 @@
 #   dynamic PGO switched back on, DOTNET_TieredPGO=1: the ablation of the broker's <TieredPGO>false</TieredPGO>);
 #   iot-full-pooled (iot-full with Broker:Mqtt:InlineSocketScheduling off: thread-pool hops per socket read),
 #   iot-full-queued (iot-full with Broker:Mqtt:DirectQos0 off: every QoS 0 message through MQTTnet's receive loop and session queue),
-#   iot-full-q1loop (iot-full with Broker:Mqtt:DirectQos1 off: QoS 1 PUBLISHes and their PUBACKs through MQTTnet's receive loop and send loop).
+#   iot-full-q1loop (iot-full with Broker:Mqtt:DirectQos1 off: QoS 1 PUBLISHes and their PUBACKs through MQTTnet's receive loop and send loop),
+#   iot-full-w20 (iot-full with the local default sink window, 20 ms, instead of the deployed one).
 # SINK_WINDOW_MS: the event sink's QoS 0 batch window for brokers with a sink (default: as deployed, infra/app/broker.bicep).
 # Needs: mosquitto (Debian package) for the reference; BENCH=path/to/shared/bench (default ../shared/bench).
 set -uo pipefail
@@ -85,7 +86,7 @@ start_target() { # prints the PID
     mosquitto) "$BENCH/scripts/start-mosquitto.sh" ;;
     mqttnet) "$BENCH/scripts/start-mqttnet.sh" ;;
     iot-*)
-      local sink=None authz=false coalesce=true inline=true direct=true direct1=true pgo= webhook=http://127.0.0.1:$FN_PORT/api/events
+      local sink=None authz=false coalesce=true inline=true direct=true direct1=true window=$SINK_WINDOW_MS pgo= webhook=http://127.0.0.1:$FN_PORT/api/events
       case $1 in
         iot-sink-on) sink=Webhook ;;
         iot-authz) authz=true ;;
@@ -94,6 +95,7 @@ start_target() { # prints the PID
         iot-full-pooled) sink=Webhook authz=true webhook=http://127.0.0.1:$NULL_PORT/ inline=false ;;
         iot-full-queued) sink=Webhook authz=true webhook=http://127.0.0.1:$NULL_PORT/ direct=false ;;
         iot-full-q1loop) sink=Webhook authz=true webhook=http://127.0.0.1:$NULL_PORT/ direct1=false ;;
+        iot-full-w20) sink=Webhook authz=true webhook=http://127.0.0.1:$NULL_PORT/ window=20 ;;
         iot-uncoalesced) coalesce=false ;;
       esac
       (cd "$BROKER_DIR" && { [ -z "$pgo" ] || export DOTNET_TieredPGO=$pgo; } && { [ -z "${BROKER_ENV:-}" ] || export ${BROKER_ENV}; } && Logging__LogLevel__Default=Warning \
@@ -102,7 +104,7 @@ start_target() { # prints the PID
         Broker__Tls__ServerCertificatePath=$CERTS/server.crt Broker__Tls__ServerKeyPath=$CERTS/server.key \
         Broker__Tls__ClientCaPath=$CERTS/ca.crt \
         Broker__Authorization__Enabled=$authz Storage__ConnectionString="$STORAGE" Broker__Mqtt__CoalesceWrites=$coalesce Broker__Mqtt__InlineSocketScheduling=$inline Broker__Mqtt__DirectQos0=$direct Broker__Mqtt__DirectQos1=$direct1 \
-        Broker__Events__Sink=$sink Broker__Events__WebhookUrl=$webhook Broker__Events__BatchWindowMilliseconds=$SINK_WINDOW_MS \
+        Broker__Events__Sink=$sink Broker__Events__WebhookUrl=$webhook Broker__Events__BatchWindowMilliseconds=$window \
         Broker__Events__WebhookKey="$FN_KEY" Broker__Events__ForwardTopicFilters__0='bench/#' \
         exec dotnet IoTServerless.Broker.dll) > "$LOCAL/logs/bench-broker.log" 2>&1 &
       local pid=$!

@@ -161,10 +161,12 @@ public sealed class TlsTests : BrokerTestBase
     [Theory]
     [InlineData(new byte[] { 0x30, 0x05, 0x00, 0x09, (byte)'a', (byte)'b', (byte)'c' })] // topic length past the end of the packet
     [InlineData(new byte[] { 0x30, 0x01, 0x00 })] // topic length cut in half
-    public async Task MalformedQos0Publish_afterConnect_closesOnlyThatConnection(byte[] publish)
+    [InlineData(new byte[] { 0x32, 0x05, 0x00, 0x03, (byte)'a', (byte)'b', (byte)'c' })] // QoS 1 without room for its packet identifier
+    [InlineData(new byte[] { 0x40, 0x01, 0x00 })] // PUBACK with half a packet identifier
+    public async Task MalformedPublishOrPuback_afterConnect_closesOnlyThatConnection(byte[] publish)
     {
         using var tcp = new TcpClient();
-        // An admitted MQTT 3.1.1 client: its QoS 0 PUBLISHes go to the broker's shortcut before MQTTnet (README "Broker performance").
+        // An admitted MQTT 3.1.1 client: its PUBLISHes and PUBACKs go to the broker's shortcut before MQTTnet (README "Broker performance").
         await using var ssl = await ConnectRawAsync(tcp, "bad");
 
         await ssl.WriteAsync(publish);

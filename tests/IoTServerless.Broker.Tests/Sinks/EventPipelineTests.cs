@@ -8,34 +8,20 @@ using MQTTnet.Protocol;
 namespace IoTServerless.Broker.Tests.Sinks;
 
 /// <summary>The broker → functions path against a real HTTP sink: batching, back-pressure, no QoS 1 loss.</summary>
-public sealed class EventPipelineTests : BrokerTestBase
+public sealed class EventPipelineTests : SinkTestBase
 {
-    TestEventReceiver _sink = null!;
-
-    protected override async Task<IDictionary<string, string?>?> SettingsAsync()
+    protected override IDictionary<string, string?> SinkSettings() => new Dictionary<string, string?>
     {
-        _sink = await TestEventReceiver.StartAsync();
-        return new Dictionary<string, string?>
-        {
-            ["Broker:Events:Sink"] = "Webhook",
-            ["Broker:Events:WebhookUrl"] = _sink.Url.ToString(),
-            ["Broker:Events:ForwardTopicFilters:0"] = "farmA/sensor/+/data",
-            ["Broker:Events:MaxRetryDelayMilliseconds"] = "500",
-        };
-    }
-
-    public override async Task DisposeAsync()
-    {
-        await base.DisposeAsync();
-        await _sink.DisposeAsync();
-    }
+        ["Broker:Events:ForwardTopicFilters:0"] = "farmA/sensor/+/data",
+        ["Broker:Events:MaxRetryDelayMilliseconds"] = "500",
+    };
 
     [Fact]
     public async Task Qos1Publishes_whileSinkIsDownFor10Seconds_areAllDeliveredOnceItReturns()
     {
         using var device = await TestMqtt.ConnectAsync("soil-001", Broker.MqttPort, Pki.Device("soil-001"), Pki.Ca);
-        var port = _sink.Port;
-        await _sink.StopAsync();
+        var port = Sink.Port;
+        await Sink.StopAsync();
 
         const int count = 40;
         var publishes = Enumerable.Range(0, count)
@@ -44,10 +30,10 @@ public sealed class EventPipelineTests : BrokerTestBase
         await Task.Delay(TimeSpan.FromSeconds(10));
         Assert.DoesNotContain(publishes, p => p.IsCompleted); // no PUBACK while the sink is down
 
-        await _sink.StartAsync(port);
+        await Sink.StartAsync(port);
         await Task.WhenAll(publishes).WaitAsync(TimeSpan.FromSeconds(30));
 
-        var received = _sink.Messages.Where(m => m.Topic == "farmA/sensor/soil-001/data")
+        var received = Sink.Messages.Where(m => m.Topic == "farmA/sensor/soil-001/data")
             .Select(m => Encoding.UTF8.GetString(m.Payload)).Distinct().ToHashSet();
         for (var i = 0; i < count; i++)
         {
@@ -68,8 +54,8 @@ public sealed class EventPipelineTests : BrokerTestBase
         };
         await pump.SubscribeAsync("farmA/pump/pump-004/cmd", MqttQualityOfServiceLevel.AtMostOnce);
         var traffic = Broker.Services.GetRequiredService<BrokerTraffic>();
-        var port = _sink.Port;
-        await _sink.StopAsync();
+        var port = Sink.Port;
+        await Sink.StopAsync();
 
         var reading = device.PublishStringAsync("farmA/sensor/soil-004/data", "{\"seq\":1}", MqttQualityOfServiceLevel.AtLeastOnce);
         var notForwarded = device.PublishStringAsync("farmA/other/soil-004", "x", MqttQualityOfServiceLevel.AtLeastOnce);
@@ -82,9 +68,9 @@ public sealed class EventPipelineTests : BrokerTestBase
         Assert.False(reading.IsCompleted);
         Assert.False(notForwarded.IsCompleted);
 
-        await _sink.StartAsync(port);
+        await Sink.StartAsync(port);
         await Task.WhenAll(reading, notForwarded).WaitAsync(TimeSpan.FromSeconds(30));
-        Assert.Contains(_sink.Messages, m => m.Topic == "farmA/sensor/soil-004/data" && Encoding.UTF8.GetString(m.Payload) == "{\"seq\":1}");
+        Assert.Contains(Sink.Messages, m => m.Topic == "farmA/sensor/soil-004/data" && Encoding.UTF8.GetString(m.Payload) == "{\"seq\":1}");
         // A held PUBACK is still counted once it goes out. This broker sent: CONNACK and two PUBACKs
         // to the device; CONNACK, SUBACK and the command to the pump.
         Assert.Equal(6, traffic.PacketsOut);
@@ -99,20 +85,20 @@ public sealed class EventPipelineTests : BrokerTestBase
         // MQTTnet. MQTT 3.1.1 §4.6: PUBACKs go out in the order of their PUBLISHes, whoever answers.
         using var tcp = new System.Net.Sockets.TcpClient();
         await using var ssl = await RawMqtt.ConnectAsync(tcp, Broker.MqttPort, Pki.Device("soil-005"), "soil-005");
-        var port = _sink.Port;
-        await _sink.StopAsync();
+        var port = Sink.Port;
+        await Sink.StopAsync();
 
         await ssl.WriteAsync(RawMqtt.Publish("farmA/sensor/soil-005/data", "{\"seq\":1}", qos: 1, packetId: 1)); // waits for the sink
         await ssl.WriteAsync(RawMqtt.Publish("farmA/sensor/+/data", "{\"seq\":2}", qos: 1, packetId: 2)); // refused, answered at once by MQTTnet
         await ssl.WriteAsync(RawMqtt.Publish("farmA/sensor/soil-005/data", "{\"seq\":3}", qos: 1, packetId: 3));
         await ssl.FlushAsync();
         await Task.Delay(1000);
-        await _sink.StartAsync(port);
+        await Sink.StartAsync(port);
 
         var acknowledgements = new byte[12];
         Assert.Equal(12, await RawMqtt.ReadAtLeastAsync(ssl, acknowledgements, TimeSpan.FromSeconds(30)));
         Assert.Equal(new byte[] { 0x40, 2, 0, 1, 0x40, 2, 0, 2, 0x40, 2, 0, 3 }, acknowledgements);
-        Assert.True(await Eventually.TrueAsync(() => Task.FromResult(_sink.Messages.Count(m => m.ClientId == "soil-005") == 2), TimeSpan.FromSeconds(10)));
+        Assert.True(await Eventually.TrueAsync(() => Task.FromResult(Sink.Messages.Count(m => m.ClientId == "soil-005") == 2), TimeSpan.FromSeconds(10)));
     }
 
     [Fact]
@@ -124,10 +110,10 @@ public sealed class EventPipelineTests : BrokerTestBase
         {
             await device.PublishStringAsync("farmA/sensor/soil-002/data", $"{{\"n\":{i}}}", MqttQualityOfServiceLevel.AtMostOnce);
         }
-        Assert.True(await Eventually.TrueAsync(() => Task.FromResult(_sink.Messages.Count(m => m.ClientId == "soil-002") == count), TimeSpan.FromSeconds(15)));
-        var batches = _sink.Events.Count(e => e.Type == Core.Events.EventTypes.MessageBatch);
+        Assert.True(await Eventually.TrueAsync(() => Task.FromResult(Sink.Messages.Count(m => m.ClientId == "soil-002") == count), TimeSpan.FromSeconds(15)));
+        var batches = Sink.Events.Count(e => e.Type == Core.Events.EventTypes.MessageBatch);
         Assert.True(batches < count / 5, $"{count} messages arrived in {batches} events");
-        var message = _sink.Messages.First(m => m.ClientId == "soil-002");
+        var message = Sink.Messages.First(m => m.ClientId == "soil-002");
         Assert.Equal(64, message.Principal!.Length); // the certificate id (SHA-256 hex)
         Assert.True(message.Timestamp > DateTimeOffset.UtcNow.AddMinutes(-1).ToUnixTimeMilliseconds());
     }
@@ -138,8 +124,8 @@ public sealed class EventPipelineTests : BrokerTestBase
         using var device = await TestMqtt.ConnectAsync("soil-003", Broker.MqttPort, Pki.Device("soil-003"), Pki.Ca);
         await device.PublishStringAsync("farmA/other/soil-003", "x", MqttQualityOfServiceLevel.AtLeastOnce);
         await device.PublishStringAsync("farmA/sensor/soil-003/data", "y", MqttQualityOfServiceLevel.AtLeastOnce);
-        Assert.True(await Eventually.TrueAsync(() => Task.FromResult(_sink.Messages.Any(m => m.Topic == "farmA/sensor/soil-003/data")), TimeSpan.FromSeconds(10)));
-        Assert.DoesNotContain(_sink.Messages, m => m.Topic == "farmA/other/soil-003");
+        Assert.True(await Eventually.TrueAsync(() => Task.FromResult(Sink.Messages.Any(m => m.Topic == "farmA/sensor/soil-003/data")), TimeSpan.FromSeconds(10)));
+        Assert.DoesNotContain(Sink.Messages, m => m.Topic == "farmA/other/soil-003");
     }
 
     [Fact]
@@ -161,15 +147,15 @@ public sealed class EventPipelineTests : BrokerTestBase
         await device.DisconnectAsync();
         device.Dispose();
 
-        Assert.True(await Eventually.TrueAsync(() => Task.FromResult(_sink.Messages.Count(m => m.Topic.EndsWith("/pump-001", StringComparison.Ordinal)) >= 2), TimeSpan.FromSeconds(10)));
-        var connected = System.Text.Json.JsonDocument.Parse(_sink.Messages.First(m => m.Topic == "$aws/events/presence/connected/pump-001").Payload).RootElement;
+        Assert.True(await Eventually.TrueAsync(() => Task.FromResult(Sink.Messages.Count(m => m.Topic.EndsWith("/pump-001", StringComparison.Ordinal)) >= 2), TimeSpan.FromSeconds(10)));
+        var connected = System.Text.Json.JsonDocument.Parse(Sink.Messages.First(m => m.Topic == "$aws/events/presence/connected/pump-001").Payload).RootElement;
         Assert.Equal("pump-001", connected.GetProperty("clientId").GetString());
         Assert.Equal("connected", connected.GetProperty("eventType").GetString());
         Assert.Equal("127.0.0.1", connected.GetProperty("ipAddress").GetString());
         Assert.Equal(64, connected.GetProperty("principalIdentifier").GetString()!.Length);
         Assert.True(connected.GetProperty("versionNumber").GetInt64() >= 1);
         Assert.True(connected.GetProperty("timestamp").GetInt64() > 1_700_000_000_000);
-        var disconnected = System.Text.Json.JsonDocument.Parse(_sink.Messages.First(m => m.Topic == "$aws/events/presence/disconnected/pump-001").Payload).RootElement;
+        var disconnected = System.Text.Json.JsonDocument.Parse(Sink.Messages.First(m => m.Topic == "$aws/events/presence/disconnected/pump-001").Payload).RootElement;
         Assert.Equal("CLIENT_INITIATED_DISCONNECT", disconnected.GetProperty("disconnectReason").GetString());
         Assert.True(disconnected.GetProperty("clientInitiatedDisconnect").GetBoolean());
         Assert.Equal(connected.GetProperty("sessionIdentifier").GetString(), disconnected.GetProperty("sessionIdentifier").GetString());
@@ -191,7 +177,7 @@ public sealed class EventPipelineTests : BrokerTestBase
         var result = await client.PublishStringAsync("$aws/events/presence/connected/pump-009", "{\"clientId\":\"pump-009\"}", MqttQualityOfServiceLevel.AtLeastOnce);
         Assert.Equal(MqttClientPublishReasonCode.NotAuthorized, result.ReasonCode);
         await Task.Delay(300);
-        Assert.DoesNotContain(_sink.Messages, m => m.Topic.EndsWith("/pump-009", StringComparison.Ordinal));
+        Assert.DoesNotContain(Sink.Messages, m => m.Topic.EndsWith("/pump-009", StringComparison.Ordinal));
         client.Dispose();
     }
 
@@ -209,8 +195,8 @@ public sealed class EventPipelineTests : BrokerTestBase
 
         Assert.Equal(MqttClientPublishReasonCode.NotAuthorized, refused.ReasonCode);
         Assert.True(request.IsSuccess, request.ReasonCode.ToString());
-        Assert.True(await Eventually.TrueAsync(() => Task.FromResult(_sink.Messages.Any(m => m.Topic == "$aws/things/pump-010/shadow/name/irrigation/update")), TimeSpan.FromSeconds(10)));
-        Assert.DoesNotContain(_sink.Messages, m => m.Topic == topic);
+        Assert.True(await Eventually.TrueAsync(() => Task.FromResult(Sink.Messages.Any(m => m.Topic == "$aws/things/pump-010/shadow/name/irrigation/update")), TimeSpan.FromSeconds(10)));
+        Assert.DoesNotContain(Sink.Messages, m => m.Topic == topic);
         client.Dispose();
     }
 }

@@ -8,36 +8,23 @@ namespace IoTServerless.Broker.Tests.Sinks;
 /// The batch window bounds how often a light load is sent, never how much gets through: with the long
 /// window a deployment uses, QoS 0 readings beyond one batch per window must still reach the rules.
 /// </summary>
-public sealed class EventPipelineWindowTests : BrokerTestBase
+public sealed class EventPipelineWindowTests : SinkTestBase
 {
     const int BatchSize = 10;
-    TestEventReceiver _sink = null!;
 
-    protected override async Task<IDictionary<string, string?>?> SettingsAsync()
+    protected override IDictionary<string, string?> SinkSettings() => new Dictionary<string, string?>
     {
-        _sink = await TestEventReceiver.StartAsync();
-        return new Dictionary<string, string?>
-        {
-            ["Broker:Events:Sink"] = "Webhook",
-            ["Broker:Events:WebhookUrl"] = _sink.Url.ToString(),
-            ["Broker:Events:ForwardTopicFilters:0"] = "farmA/sensor/+/data",
-            ["Broker:Events:BatchWindowMilliseconds"] = "60000",
-            ["Broker:Events:MaxBatchMessages"] = BatchSize.ToString(System.Globalization.CultureInfo.InvariantCulture),
-        };
-    }
-
-    public override async Task DisposeAsync()
-    {
-        await base.DisposeAsync();
-        await _sink.DisposeAsync();
-    }
+        ["Broker:Events:ForwardTopicFilters:0"] = "farmA/sensor/+/data",
+        ["Broker:Events:BatchWindowMilliseconds"] = "60000",
+        ["Broker:Events:MaxBatchMessages"] = BatchSize.ToString(System.Globalization.CultureInfo.InvariantCulture),
+    };
 
     [Fact]
     public async Task Qos0Readings_fillingBatchesWithinOneWindow_areSentWithoutWaitingForIt()
     {
         using var device = await TestMqtt.ConnectAsync("soil-006", Broker.MqttPort, Pki.Device("soil-006"), Pki.Ca);
         // The device's connected event went at once (the pipeline was idle) and opened a 60 s window.
-        Assert.True(await Eventually.TrueAsync(() => Task.FromResult(_sink.Messages.Any(m => m.Topic == "$aws/events/presence/connected/soil-006")), TimeSpan.FromSeconds(10)));
+        Assert.True(await Eventually.TrueAsync(() => Task.FromResult(Sink.Messages.Any(m => m.Topic == "$aws/events/presence/connected/soil-006")), TimeSpan.FromSeconds(10)));
 
         for (var i = 0; i < 3 * BatchSize; i++)
         {
@@ -49,5 +36,5 @@ public sealed class EventPipelineWindowTests : BrokerTestBase
             $"{Readings()} of {3 * BatchSize} readings reached the sink");
     }
 
-    int Readings() => _sink.Messages.Count(m => m.Topic == "farmA/sensor/soil-006/data");
+    int Readings() => Sink.Messages.Count(m => m.Topic == "farmA/sensor/soil-006/data");
 }

@@ -14,31 +14,18 @@ namespace IoTServerless.Broker.Tests.Sinks;
 /// follows the enabled rules' FROM filters within seconds of a rule change.
 /// </summary>
 [Collection(AzuriteCollection.Name)]
-public sealed class RuleFilterWatcherTests(AzuriteFixture azurite) : BrokerTestBase
+public sealed class RuleFilterWatcherTests(AzuriteFixture azurite) : SinkTestBase
 {
     readonly string _rulesTable = "Rules" + Guid.NewGuid().ToString("N")[..12];
     readonly string _farm = "farm" + Guid.NewGuid().ToString("N")[..8];
-    TestEventReceiver _sink = null!;
 
-    protected override async Task<IDictionary<string, string?>?> SettingsAsync()
+    protected override IDictionary<string, string?> SinkSettings() => new Dictionary<string, string?>
     {
-        _sink = await TestEventReceiver.StartAsync();
-        return new Dictionary<string, string?>
-        {
-            ["Broker:Events:Sink"] = "Webhook",
-            ["Broker:Events:WebhookUrl"] = _sink.Url.ToString(),
-            ["Broker:Events:ForwardTopicFilters:0"] = "control/+",
-            ["Broker:Events:RuleFilterPollMilliseconds"] = "500",
-            ["Storage:ConnectionString"] = azurite.ConnectionString,
-            ["Rules:TableName"] = _rulesTable,
-        };
-    }
-
-    public override async Task DisposeAsync()
-    {
-        await base.DisposeAsync();
-        await _sink.DisposeAsync();
-    }
+        ["Broker:Events:ForwardTopicFilters:0"] = "control/+",
+        ["Broker:Events:RuleFilterPollMilliseconds"] = "500",
+        ["Storage:ConnectionString"] = azurite.ConnectionString,
+        ["Rules:TableName"] = _rulesTable,
+    };
 
     TopicRuleStore Store => Broker.Services.GetRequiredService<TopicRuleStore>();
 
@@ -51,7 +38,7 @@ public sealed class RuleFilterWatcherTests(AzuriteFixture azurite) : BrokerTestB
         Actions = [new RuleAction { Table = new TableAction { TableName = "IoTSensorData" } }],
     };
 
-    bool Received(string payload) => _sink.Messages.Any(m => System.Text.Encoding.UTF8.GetString(m.Payload) == payload);
+    bool Received(string payload) => Sink.Messages.Any(m => System.Text.Encoding.UTF8.GetString(m.Payload) == payload);
 
     /// <summary>Publishes a control message (always forwarded) and waits for it: everything published before it has been through the pipeline.</summary>
     async Task FlushAsync(IMqttClient device)
@@ -79,7 +66,7 @@ public sealed class RuleFilterWatcherTests(AzuriteFixture azurite) : BrokerTestB
             var payload = $"enabled-{n++}";
             await device.PublishStringAsync(topic, payload, MqttQualityOfServiceLevel.AtLeastOnce);
             await Task.Delay(100);
-            return _sink.Messages.Any(m => m.Topic == topic && System.Text.Encoding.UTF8.GetString(m.Payload).StartsWith("enabled-", StringComparison.Ordinal));
+            return Sink.Messages.Any(m => m.Topic == topic && System.Text.Encoding.UTF8.GetString(m.Payload).StartsWith("enabled-", StringComparison.Ordinal));
         }, TimeSpan.FromSeconds(5)), "the rule's topics were not forwarded within 5 s");
         Assert.True(DateTime.UtcNow - started < TimeSpan.FromSeconds(5.5));
         await device.PublishStringAsync($"{_farm}/other/soil-001", "unmatched", MqttQualityOfServiceLevel.AtLeastOnce);

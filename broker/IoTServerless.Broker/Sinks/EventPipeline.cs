@@ -149,13 +149,14 @@ public sealed class EventPipeline : BackgroundService
                 while (batch.Count < _options.MaxBatchMessages && reader.TryRead(out var next))
                 {
                     Interlocked.Decrement(ref _buffered);
-                    if (batch.Count > 0 && bytes + EncodedSize(next.Message) > _options.MaxBatchBytes)
+                    var size = EncodedSize(next.Message);
+                    if (batch.Count > 0 && bytes + size > _options.MaxBatchBytes)
                     {
                         carry = next;
                         break;
                     }
                     batch.Add(next);
-                    bytes += EncodedSize(next.Message);
+                    bytes += size;
                     if (next.Accepted is not null)
                     {
                         Interlocked.Decrement(ref _awaited);

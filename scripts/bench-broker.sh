@@ -17,7 +17,9 @@
 #   iot-full-pooled (iot-full with Broker:Mqtt:InlineSocketScheduling off: thread-pool hops per socket read),
 #   iot-full-queued (iot-full with Broker:Mqtt:DirectQos0 off: every QoS 0 message through MQTTnet's receive loop and session queue),
 #   iot-full-q1loop (iot-full with Broker:Mqtt:DirectQos1 off: QoS 1 PUBLISHes and their PUBACKs through MQTTnet's receive loop and send loop),
-#   iot-full-w20 (iot-full with the local default sink window, 20 ms, instead of the deployed one).
+#   iot-full-w20 (iot-full with the local default sink window, 20 ms, instead of the deployed one);
+#   iot-full-base (iot-full built from the git revision BASELINE_REV, e.g. BASELINE_REV=HEAD for
+#   uncommitted changes against the last commit: an A/B of a code change within one run).
 # SINK_WINDOW_MS: the event sink's QoS 0 batch window for brokers with a sink (default: as deployed, infra/app/broker.bicep).
 # Needs: mosquitto (Debian package) for the reference; BENCH=path/to/shared/bench (default ../shared/bench).
 set -uo pipefail
@@ -46,6 +48,12 @@ need node; need dotnet; command -v mosquitto >/dev/null || echo "warning: mosqui
 BROKER_DIR=$LOCAL/bench/broker
 dotnet publish broker/IoTServerless.Broker -c Release -r linux-x64 --self-contained false -p:PublishReadyToRun=true \
   -o "$BROKER_DIR" -nologo -v q -clp:ErrorsOnly || exit 1
+BASE_DIR=$LOCAL/bench/broker-base; rm -rf "$BASE_DIR"
+if [ -n "${BASELINE_REV:-}" ]; then
+  rm -rf "$LOCAL/bench/base-src" && mkdir -p "$LOCAL/bench/base-src" && git archive "$BASELINE_REV" | tar -x -C "$LOCAL/bench/base-src" || exit 1
+  dotnet publish "$LOCAL/bench/base-src/broker/IoTServerless.Broker" -c Release -r linux-x64 --self-contained false -p:PublishReadyToRun=true \
+    -o "$BASE_DIR" -nologo -v q -clp:ErrorsOnly || exit 1
+fi
 dotnet build functions/IoTServerless.Functions -c Release -nologo -v q -clp:ErrorsOnly || exit 1
 install_azurite
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
@@ -86,7 +94,7 @@ start_target() { # prints the PID
     mosquitto) "$BENCH/scripts/start-mosquitto.sh" ;;
     mqttnet) "$BENCH/scripts/start-mqttnet.sh" ;;
     iot-*)
-      local sink=None authz=false coalesce=true inline=true direct=true direct1=true window=$SINK_WINDOW_MS pgo= webhook=http://127.0.0.1:$FN_PORT/api/events
+      local sink=None authz=false coalesce=true inline=true direct=true direct1=true window=$SINK_WINDOW_MS pgo= webhook=http://127.0.0.1:$FN_PORT/api/events dir=$BROKER_DIR
       case $1 in
         iot-sink-on) sink=Webhook ;;
         iot-authz) authz=true ;;
@@ -96,9 +104,11 @@ start_target() { # prints the PID
         iot-full-queued) sink=Webhook authz=true webhook=http://127.0.0.1:$NULL_PORT/ direct=false ;;
         iot-full-q1loop) sink=Webhook authz=true webhook=http://127.0.0.1:$NULL_PORT/ direct1=false ;;
         iot-full-w20) sink=Webhook authz=true webhook=http://127.0.0.1:$NULL_PORT/ window=20 ;;
+        iot-full-base) sink=Webhook authz=true webhook=http://127.0.0.1:$NULL_PORT/ dir=$BASE_DIR
+          [ -f "$dir/IoTServerless.Broker.dll" ] || { echo "iot-full-base needs BASELINE_REV=" >&2; return 1; } ;;
         iot-uncoalesced) coalesce=false ;;
       esac
-      (cd "$BROKER_DIR" && { [ -z "$pgo" ] || export DOTNET_TieredPGO=$pgo; } && { [ -z "${BROKER_ENV:-}" ] || export ${BROKER_ENV}; } && Logging__LogLevel__Default=Warning \
+      (cd "$dir" && { [ -z "$pgo" ] || export DOTNET_TieredPGO=$pgo; } && { [ -z "${BROKER_ENV:-}" ] || export ${BROKER_ENV}; } && Logging__LogLevel__Default=Warning \
         Broker__Mqtt__BindAddress=127.0.0.1 Broker__Mqtt__Port=18843 Broker__WebSockets__Enabled=false \
         Broker__Api__Port=18844 Broker__Api__Key="$API_KEY" \
         Broker__Tls__ServerCertificatePath=$CERTS/server.crt Broker__Tls__ServerKeyPath=$CERTS/server.key \

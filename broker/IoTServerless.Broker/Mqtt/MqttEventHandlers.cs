@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Collections.Concurrent;
 using System.Net;
+using System.Runtime.InteropServices;
 using System.Text;
 using IoTServerless.Broker.Security;
 using IoTServerless.Broker.Sinks;
@@ -8,6 +9,7 @@ using IoTServerless.Core.Events;
 using IoTServerless.Core.Security;
 using IoTServerless.Core.Topics;
 using Microsoft.Extensions.Options;
+using MQTTnet;
 using MQTTnet.Protocol;
 using MQTTnet.Server;
 
@@ -292,7 +294,7 @@ public sealed class MqttEventHandlers(
         {
             Id = pipeline.NextMessageId(),
             Topic = topic,
-            Payload = message.Payload.ToArray(),
+            Payload = PayloadOf(message),
             Qos = (int)message.QualityOfServiceLevel,
             Retain = message.Retain,
             ClientId = e.ClientId,
@@ -312,6 +314,18 @@ public sealed class MqttEventHandlers(
         await pipeline.ForwardAsync(brokerMessage, e.CancellationToken);
         return Task.CompletedTask;
     }
+
+    /// <summary>
+    /// The payload as an array of its own. A message the shortcut parsed already owns a fresh array
+    /// of exactly its payload, which nothing writes to: the event takes that array. MQTTnet's receive
+    /// loop may hand out a buffer it reuses, so its messages are copied.
+    /// </summary>
+    static byte[] PayloadOf(MqttApplicationMessage message)
+        => OutboundGate.Current is { } connection && ReferenceEquals(connection.ShortcutMessage, message)
+            && message.Payload.IsSingleSegment && MemoryMarshal.TryGetArray(message.Payload.First, out var owned)
+            && owned.Offset == 0 && owned.Count == owned.Array!.Length
+            ? owned.Array
+            : message.Payload.ToArray();
 
     static void Refuse(InterceptingPublishEventArgs e, MqttPubAckReasonCode reason)
     {

@@ -27,12 +27,15 @@ internal static class MqttFrameGuard
 
     /// <summary>
     /// MQTTnet consumes whole packets only, so every buffer it is handed starts on a frame boundary;
-    /// the guard walks the frame headers in it (a few bytes per packet).
+    /// the guard walks the frame headers in it (a few bytes per packet), each once: a buffer is
+    /// handed out again and again as packets are consumed one by one, and the walk goes on from the
+    /// first frame not yet walked.
     /// </summary>
     sealed class GuardedReader(PipeReader inner, int maxPacketBytes, BrokerTraffic traffic) : PipeReader
     {
         bool _connectSeen;
         ReadOnlySequence<byte> _last;
+        long _walked; // bytes of whole frames from _last's start that were already checked
 
         public override async ValueTask<ReadResult> ReadAsync(CancellationToken cancellationToken = default)
         {
@@ -53,8 +56,13 @@ internal static class MqttFrameGuard
 
         void Inspect(ReadOnlySequence<byte> buffer)
         {
+            // The buffer starts where the last one was consumed up to (Count keeps _walked relative to that).
             _last = buffer;
             var reader = new SequenceReader<byte>(buffer);
+            if (_walked > 0)
+            {
+                reader.Advance(Math.Min(_walked, buffer.Length));
+            }
             while (MqttFixedHeader.TryRead(ref reader, out var first, out var length))
             {
                 if (!_connectSeen)
@@ -78,6 +86,7 @@ internal static class MqttFrameGuard
                     return;
                 }
                 reader.Advance(length);
+                _walked = reader.Consumed;
             }
         }
 
@@ -101,6 +110,7 @@ internal static class MqttFrameGuard
             {
                 traffic.Received(packet.Length, packet.FirstSpan[0] >> 4 == 3);
                 _last = _last.Slice(consumed);
+                _walked = Math.Max(0, _walked - packet.Length);
             }
         }
 

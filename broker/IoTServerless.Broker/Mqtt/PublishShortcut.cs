@@ -172,7 +172,7 @@ public sealed class PublishShortcut(BrokerTraffic traffic, ILogger<PublishShortc
         message = new MqttApplicationMessage
         {
             Topic = topic,
-            Payload = payload.IsEmpty ? default : new ReadOnlySequence<byte>(payload.ToArray()),
+            Payload = payload.IsEmpty ? default : new ReadOnlySequence<byte>(payload.ToArray()), // an array of its own: the event sink takes it as is
             QualityOfServiceLevel = (MqttQualityOfServiceLevel)qos,
             Retain = (first & 1) != 0,
         };

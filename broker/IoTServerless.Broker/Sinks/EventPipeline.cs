@@ -138,12 +138,12 @@ public sealed class EventPipeline : BackgroundService
                 var bytes = 0;
                 if (carry is not null)
                 {
-                    if (carry.Accepted is not null)
+                    if (carry.Value.Accepted is not null)
                     {
                         Interlocked.Decrement(ref _awaited);
                     }
-                    batch.Add(carry);
-                    bytes = EncodedSize(carry.Message);
+                    batch.Add(carry.Value);
+                    bytes = EncodedSize(carry.Value.Message);
                     carry = null;
                 }
                 while (batch.Count < _options.MaxBatchMessages && reader.TryRead(out var next))
@@ -260,5 +260,5 @@ public sealed class EventPipeline : BackgroundService
         }
     }
 
-    sealed record Pending(BrokerMessage Message, TaskCompletionSource? Accepted);
+    readonly record struct Pending(BrokerMessage Message, TaskCompletionSource? Accepted);
 }

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
@@ -157,6 +158,68 @@ public sealed class TlsTests : BrokerTestBase
         Assert.True(await RawMqtt.ReadUntilClosedAsync(ssl, new byte[64], TimeSpan.FromSeconds(10)));
         await AssertBrokerStillServesAsync();
     }
+
+    [Fact]
+    public async Task OversizedPacket_announcedAfterPublishesTheBrokerConsumed_closesTheConnection()
+    {
+        using var subscriber = await TestMqtt.ConnectAsync("watcher", Broker.MqttPort, Pki.Device("watcher"), Pki.Ca);
+        var received = await ReceiveAsync(subscriber, "guard/#");
+        using var tcp = new TcpClient();
+        await using var ssl = await ConnectRawAsync(tcp, "big-later");
+        for (var i = 0; i < 5; i++)
+        {
+            await ssl.WriteAsync(RawMqtt.Publish("guard/big-later", $"r{i}", qos: 0));
+        }
+        await ssl.FlushAsync();
+        await WaitForAsync(() => received.Count == 5);
+
+        // The frame guard checks each header once, going on from where its last walk ended: this one comes after five it walked.
+        await ssl.WriteAsync(new byte[] { 0x30, 0x80, 0x80, 0x80, 0x30, 0x00, 0x01, (byte)'t' });
+        await ssl.FlushAsync();
+
+        Assert.True(await RawMqtt.ReadUntilClosedAsync(ssl, new byte[64], TimeSpan.FromSeconds(10)));
+        await AssertBrokerStillServesAsync();
+    }
+
+    [Fact]
+    public async Task Publishes_arrivingInPiecesThatSplitTheirHeaders_areAllDeliveredInOrder()
+    {
+        using var subscriber = await TestMqtt.ConnectAsync("watcher", Broker.MqttPort, Pki.Device("watcher"), Pki.Ca);
+        var received = await ReceiveAsync(subscriber, "pieces/#");
+        using var tcp = new TcpClient();
+        await using var ssl = await ConnectRawAsync(tcp, "pieces");
+        var stream = Enumerable.Range(0, 30).SelectMany(i => RawMqtt.Publish("pieces/soil", $"reading-{i}", qos: 0)).ToArray();
+
+        // 7-byte pieces (each its own TLS record) end inside headers, topics and payloads alike.
+        for (var offset = 0; offset < stream.Length; offset += 7)
+        {
+            await ssl.WriteAsync(stream.AsMemory(offset, Math.Min(7, stream.Length - offset)));
+            await ssl.FlushAsync();
+        }
+
+        await WaitForAsync(() => received.Count == 30);
+        Assert.Equal(Enumerable.Range(0, 30).Select(i => $"reading-{i}"), received);
+        Assert.True(tcp.Connected);
+        await ssl.WriteAsync(new byte[] { 0xC0, 0x00 }); // PINGREQ
+        var pingResponse = new byte[2];
+        Assert.Equal(2, await RawMqtt.ReadAtLeastAsync(ssl, pingResponse, TimeSpan.FromSeconds(10)));
+        Assert.Equal(new byte[] { 0xD0, 0x00 }, pingResponse);
+    }
+
+    static async Task<ConcurrentQueue<string>> ReceiveAsync(IMqttClient subscriber, string filter)
+    {
+        var received = new ConcurrentQueue<string>();
+        subscriber.ApplicationMessageReceivedAsync += e =>
+        {
+            received.Enqueue(e.ApplicationMessage.ConvertPayloadToString());
+            return Task.CompletedTask;
+        };
+        await subscriber.SubscribeAsync(filter, MqttQualityOfServiceLevel.AtMostOnce);
+        return received;
+    }
+
+    static async Task WaitForAsync(Func<bool> condition)
+        => Assert.True(await Eventually.TrueAsync(() => Task.FromResult(condition()), TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(20)), "timed out");
 
     [Theory]
     [InlineData(new byte[] { 0x30, 0x05, 0x00, 0x09, (byte)'a', (byte)'b', (byte)'c' })] // topic length past the end of the packet

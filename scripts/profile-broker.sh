@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # CPU profile of the broker under load: runs one scripts/bench-broker.sh pass of CASE for each
-# target and, 5 s into each run, records `perf record -g` on the broker process for 6 s, with JIT
+# target and, PROFILE_DELAY (5) s into each run, records `perf record -g` on the broker process for
+# PROFILE_SECONDS (6) s, with JIT
 # symbols (perf map files). Compare with: perf report -i .local/prof/perf-TARGET.data --no-children --sort dso,sym
 # usage: scripts/profile-broker.sh [CASE=fanin-q0-e2e] [TARGETS="iot-sink-off iot-authz"]
 # Needs: perf (linux-perf), and what scripts/bench-broker.sh needs.
@@ -21,8 +22,8 @@ while kill -0 "$BENCH_PID" 2>/dev/null; do
     seen=$line
     target=$(sed -E 's/.* on ([^ ]+) \(pid [0-9]+\)/\1/' <<<"$line")
     pid=$(sed -E 's/.*\(pid ([0-9]+)\)/\1/' <<<"$line")
-    sleep 5
-    perf record -F 499 -g -p "$pid" -o "$OUTDIR/perf-$target.data" -- sleep 6 > "$OUTDIR/perf-$target.log" 2>&1
+    sleep "${PROFILE_DELAY:-5}"
+    perf record -F 499 -g -p "$pid" -o "$OUTDIR/perf-$target.data" -- sleep "${PROFILE_SECONDS:-6}" > "$OUTDIR/perf-$target.log" 2>&1
     echo "profiled $target (pid $pid): $OUTDIR/perf-$target.data" >&2
   fi
   sleep 0.3

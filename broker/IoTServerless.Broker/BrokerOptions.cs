@@ -70,9 +70,10 @@ public sealed class MqttListenerOptions
     public bool DirectQos0 { get; set; } = true;
 
     /// <summary>
-    /// QoS 1 PUBLISH packets from MQTT 3.1.x clients bypass MQTTnet's receive loop too, and their
-    /// PUBACKs its session queue and send loop: the pump writes each PUBACK once the event sink
-    /// accepted the message (README "Broker performance"). Needs <see cref="DirectQos0"/>.
+    /// QoS 1 PUBLISH packets from and to MQTT 3.1.x clients bypass MQTTnet's receive loop, session
+    /// queue and send loop too, and so do their PUBACKs: the pump writes each PUBACK once the event
+    /// sink accepted the message, and a delivery is recorded in the subscriber's session for its PUBACK
+    /// or a resumed session (README "Broker performance"). Needs <see cref="DirectQos0"/>.
     /// </summary>
     public bool DirectQos1 { get; set; } = true;
 

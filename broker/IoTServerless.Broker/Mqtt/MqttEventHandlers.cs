@@ -36,6 +36,7 @@ public sealed class MqttEventHandlers(
 
     readonly ConcurrentDictionary<string, string> _serverDisconnects = new(StringComparer.Ordinal);
     readonly bool _directDelivery = options.Value.Mqtt.DirectQos0;
+    readonly bool _directQos1 = options.Value.Mqtt.DirectQos0 && options.Value.Mqtt.DirectQos1;
     MqttServer? _server;
 
     public void Attach(MqttServer server, IdentityChangeWatcher? watcher)
@@ -154,7 +155,16 @@ public sealed class MqttEventHandlers(
             if (_directDelivery && gate.IsMqtt3 && e.ApplicationMessage.QualityOfServiceLevel == MqttQualityOfServiceLevel.AtMostOnce && gate.TryEnterDirect())
             {
                 // Straight to the subscriber's pump: no session queue, no send loop, no thread hop.
-                gate.Deliver(Qos0PublishEncoder.Encode(e.ApplicationMessage));
+                gate.Deliver(PublishEncoder.EncodeQos0(e.ApplicationMessage));
+                e.AcceptEnqueue = false;
+                return Task.CompletedTask;
+            }
+            // QoS 1 likewise, recorded in the subscriber's session (Qos1Delivery). Not from an MQTT 5
+            // publisher: its PUBACK's reason code counts the subscribers MQTTnet queued for.
+            if (_directQos1 && gate.IsMqtt3 && e.ApplicationMessage.QualityOfServiceLevel == MqttQualityOfServiceLevel.AtLeastOnce
+                && OutboundGate.Current is not { IsMqtt3: false } && gate.Client is { } receiver
+                && Qos1Delivery.TryDeliver(gate, receiver, e.ApplicationMessage, e.SenderClientId))
+            {
                 e.AcceptEnqueue = false;
                 return Task.CompletedTask;
             }

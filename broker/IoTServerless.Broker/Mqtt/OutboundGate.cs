@@ -11,8 +11,8 @@ namespace IoTServerless.Broker.Mqtt;
 /// the backlog reaches its limit, publishers whose messages would be delivered to it wait at the gate,
 /// so their own sockets are not read meanwhile: a slow subscriber slows its publishers down instead
 /// of growing queues or losing messages. The gate reopens when half the backlog has been sent.
-/// The gate also carries the connection's direct deliveries (<see cref="Deliver"/>): QoS 0
-/// PUBLISH packets encoded on the publisher's thread and written by the connection's pump, without
+/// The gate also carries the connection's direct deliveries (<see cref="Deliver"/>): QoS 0 and
+/// QoS 1 PUBLISH packets encoded on the publisher's thread and written by the connection's pump, without
 /// MQTTnet's session queue and send loop in between.
 /// </summary>
 public sealed class OutboundGate(EndPoint? remoteEndPoint, int maxBacklog)
@@ -40,7 +40,7 @@ public sealed class OutboundGate(EndPoint? remoteEndPoint, int maxBacklog)
     public string? ClientId { get; set; }
 
     /// <summary>
-    /// An admitted MQTT 3.1.x client: QoS 0 PUBLISH packets to and from it may bypass MQTTnet's queue
+    /// An admitted MQTT 3.1.x client: QoS 0 and QoS 1 PUBLISH packets to and from it may bypass MQTTnet's queue
     /// and receive loop (they have no properties; MQTT 5 subscriptions carry options and identifiers
     /// that only MQTTnet's dispatch knows).
     /// </summary>

@@ -12,7 +12,7 @@ namespace IoTServerless.Broker.Tests.Mqtt;
 
 /// <summary>
 /// QoS 0 and QoS 1 PUBLISH packets from MQTT 3.1.x clients are taken on the socket thread (<see cref="PublishShortcut"/>),
-/// and QoS 0 deliveries to them go straight from the publisher's thread to the subscriber's pump
+/// and QoS 0 and QoS 1 deliveries to them go straight from the publisher's thread to the subscriber's pump
 /// (README "Broker performance"): what clients see must not change.
 /// </summary>
 public sealed class DirectDeliveryTests : BrokerTestBase
@@ -87,8 +87,8 @@ public sealed class DirectDeliveryTests : BrokerTestBase
         var before = traffic.DirectOut;
         const int count = 600;
 
-        // QoS 1 ones take MQTTnet's queue (the PUBACK comes before the delivery is written), QoS 0 ones
-        // may go direct, and none may overtake an earlier one. Awaited one by one, so the client sends them in order.
+        // Either may go direct or, when the subscriber's backlog is full, through MQTTnet's queue, and
+        // none may overtake an earlier one. Awaited one by one, so the client sends them in order.
         for (var i = 0; i < count; i++)
         {
             await publisher.PublishStringAsync("mixed/a", Text(i), i % 3 == 0 ? MqttQualityOfServiceLevel.AtLeastOnce : MqttQualityOfServiceLevel.AtMostOnce);
@@ -96,7 +96,7 @@ public sealed class DirectDeliveryTests : BrokerTestBase
 
         var received = await WaitForAsync(messages, count);
         Assert.Equal(Enumerable.Range(0, count).Select(Text), received.Select(m => m.Payload));
-        Assert.True(traffic.DirectOut - before > 0, "no QoS 0 message went direct");
+        Assert.True(traffic.DirectOut - before > 0, "no message went direct");
     }
 
     [Fact]
@@ -170,6 +170,59 @@ public sealed class DirectDeliveryTests : BrokerTestBase
         }
 
         Assert.Equal(["after"], (await WaitForAsync(redelivered, 1)).Select(m => m.Payload)); // nothing from before the reconnect
+    }
+
+    [Fact]
+    public async Task Qos1Deliveries_notAcknowledgedBySubscriber_areDeliveredAgainWhenItsSessionResumes()
+    {
+        // Direct QoS 1 deliveries are recorded in the subscriber's MQTTnet session as its own queue
+        // records them: a persistent session that did not acknowledge them gets them again.
+        var filter = new MqttTopicFilterBuilder().WithTopic("unacked/#").WithAtLeastOnceQoS().Build();
+        var subscriber = new MqttClientFactory().CreateMqttClient();
+        await subscriber.ConnectAsync(TestMqtt.Options("unacked-sub", Broker.MqttPort, Pki.Device("unacked-sub"), Pki.Ca, MqttProtocolVersion.V311, cleanSession: false));
+        var withheld = new List<Received>();
+        subscriber.ApplicationMessageReceivedAsync += e =>
+        {
+            e.AutoAcknowledge = false; // no PUBACK
+            lock (withheld)
+            {
+                withheld.Add(new Received(e.ApplicationMessage.ConvertPayloadToString(), e.ApplicationMessage.Retain, e.ApplicationMessage.QualityOfServiceLevel));
+            }
+            return Task.CompletedTask;
+        };
+        await subscriber.SubscribeAsync(new MqttClientSubscribeOptionsBuilder().WithTopicFilter(filter).Build());
+        var traffic = Broker.Services.GetRequiredService<BrokerTraffic>();
+        var before = traffic.DirectOut;
+        using (var publisher = await TestMqtt.ConnectAsync("unacked-pub", Broker.MqttPort, Pki.Device("unacked-pub"), Pki.Ca))
+        {
+            for (var i = 0; i < 5; i++)
+            {
+                await publisher.PublishStringAsync("unacked/a", Text(i), MqttQualityOfServiceLevel.AtLeastOnce);
+            }
+        }
+        Assert.Equal(Enumerable.Range(0, 5).Select(Text), (await WaitForAsync(withheld, 5)).Select(m => m.Payload));
+        Assert.Equal(5, traffic.DirectOut - before); // past MQTTnet's queue and send loop
+        await subscriber.DisconnectAsync();
+        subscriber.Dispose();
+
+        var (resumed, redelivered) = await SubscribeAsync("unacked-sub", filter, cleanSession: false);
+        using var _ = resumed;
+
+        var again = await WaitForAsync(redelivered, 5);
+        Assert.Equal(Enumerable.Range(0, 5).Select(Text), again.Select(m => m.Payload));
+        Assert.All(again, m => Assert.Equal(MqttQualityOfServiceLevel.AtLeastOnce, m.Qos));
+    }
+
+    [Fact]
+    public async Task Qos1Message_toAQos0Subscription_isDeliveredAtQos0()
+    {
+        var (subscriber, messages) = await SubscribeAsync("granted-sub", new MqttTopicFilterBuilder().WithTopic("granted/#").WithAtMostOnceQoS().Build());
+        using var _ = subscriber;
+        using var publisher = await TestMqtt.ConnectAsync("granted-pub", Broker.MqttPort, Pki.Device("granted-pub"), Pki.Ca);
+
+        await publisher.PublishStringAsync("granted/a", "low", MqttQualityOfServiceLevel.AtLeastOnce);
+
+        Assert.Equal(MqttQualityOfServiceLevel.AtMostOnce, Assert.Single(await WaitForAsync(messages, 1)).Qos);
     }
 
     [Fact]

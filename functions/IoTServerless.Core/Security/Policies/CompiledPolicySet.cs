@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace IoTServerless.Core.Security.Policies;
 
 /// <summary>A policy document with the name it is stored under.</summary>
@@ -52,11 +54,18 @@ public sealed class CompiledPolicySet
     /// <summary>The names of the compiled policies, in the order given.</summary>
     public IReadOnlyList<string> PolicyNames { get; }
 
+    /// <summary>
+    /// Statements that depend on nothing about the connection (no condition, no policy variable)
+    /// compile to the same thing for every connection: compiled once per parsed statement and shared
+    /// by every set compiled from it (stored documents are parsed once, <see cref="PolicyDocument.ParseShared"/>).
+    /// </summary>
+    static readonly ConditionalWeakTable<PolicyStatement, CompiledStatement> s_shared = new();
+
     public static CompiledPolicySet Compile(IEnumerable<NamedPolicyDocument> policies, PolicyContext context)
     {
         var count = PolicyActions.All.Count;
-        var deny = Enumerable.Range(0, count).Select(_ => new List<CompiledStatement>()).ToArray();
-        var allow = Enumerable.Range(0, count).Select(_ => new List<CompiledStatement>()).ToArray();
+        var deny = new List<CompiledStatement>?[count];
+        var allow = new List<CompiledStatement>?[count];
         var names = new List<string>();
         foreach (var policy in policies)
         {
@@ -64,7 +73,7 @@ public sealed class CompiledPolicySet
             var statements = policy.Document.Statements;
             for (var i = 0; i < statements.Count; i++)
             {
-                if (CompiledStatement.Compile(policy.PolicyName, i, statements[i], context) is not { } compiled)
+                if (CompileOrShare(policy.PolicyName, i, statements[i], context) is not { } compiled)
                 {
                     continue;
                 }
@@ -74,12 +83,40 @@ public sealed class CompiledPolicySet
                 {
                     if ((mask & (1UL << a)) != 0)
                     {
-                        target[a].Add(compiled);
+                        (target[a] ??= []).Add(compiled);
                     }
                 }
             }
         }
-        return new CompiledPolicySet(names, [.. deny.Select(l => l.ToArray())], [.. allow.Select(l => l.ToArray())]);
+        return new CompiledPolicySet(names, ToArrays(deny), ToArrays(allow));
+    }
+
+    static CompiledStatement[][] ToArrays(List<CompiledStatement>?[] lists)
+    {
+        var arrays = new CompiledStatement[lists.Length][];
+        for (var a = 0; a < lists.Length; a++)
+        {
+            arrays[a] = lists[a] is { } list ? [.. list] : [];
+        }
+        return arrays;
+    }
+
+    static CompiledStatement? CompileOrShare(string policyName, int index, PolicyStatement statement, PolicyContext context)
+    {
+        if (statement.Conditions.Count > 0 || statement.Resources.Any(r => r.Pattern.HasVariables))
+        {
+            return CompiledStatement.Compile(policyName, index, statement, context);
+        }
+        if (s_shared.TryGetValue(statement, out var shared) && shared.PolicyName == policyName && shared.StatementIndex == index)
+        {
+            return shared;
+        }
+        var compiled = CompiledStatement.Compile(policyName, index, statement, context);
+        if (compiled is not null)
+        {
+            s_shared.AddOrUpdate(statement, compiled);
+        }
+        return compiled;
     }
 
     /// <summary>

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Text.Json;
 
 namespace IoTServerless.Core.Security.Policies;
@@ -36,6 +37,29 @@ public sealed class PolicyDocument
     /// <summary>Parses and validates; throws <see cref="PolicyValidationException"/> listing every problem with where it is.</summary>
     public static PolicyDocument Parse(string json)
         => TryParse(json, out var document, out var errors) ? document : throw new PolicyValidationException(errors);
+
+    const int MaxShared = 4096;
+    static readonly ConcurrentDictionary<string, PolicyDocument> s_shared = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// <see cref="Parse"/> for stored documents, which every connection of a fleet reads again: one
+    /// instance per distinct text, so what is compiled from its statements once
+    /// (<see cref="CompiledPolicySet"/>) serves every connection. Bounded: past
+    /// <c>4,096</c> distinct texts it starts afresh.
+    /// </summary>
+    public static PolicyDocument ParseShared(string json)
+    {
+        if (s_shared.TryGetValue(json, out var shared))
+        {
+            return shared;
+        }
+        var parsed = Parse(json);
+        if (s_shared.Count >= MaxShared)
+        {
+            s_shared.Clear();
+        }
+        return s_shared.GetOrAdd(json, parsed);
+    }
 
     public static bool TryParse(string? json, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out PolicyDocument? document, out IReadOnlyList<PolicyValidationError> errors)
     {

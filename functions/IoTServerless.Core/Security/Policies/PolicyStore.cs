@@ -384,7 +384,7 @@ public sealed class PolicyStore(TableClientProvider tables, IOptions<PlatformOpt
         {
             ValidateName(name);
             var header = await GetHeaderAsync(table, name, cancellationToken);
-            list.Add(new NamedPolicyDocument(name, PolicyDocument.Parse(header.GetString("Document")!)));
+            list.Add(new NamedPolicyDocument(name, PolicyDocument.ParseShared(header.GetString("Document")!)));
         }
         return list;
     }
@@ -404,7 +404,7 @@ public sealed class PolicyStore(TableClientProvider tables, IOptions<PlatformOpt
             var header = await table.GetEntityIfExistsAsync<TableEntity>(name, HeaderRow, cancellationToken: cancellationToken);
             if (header.HasValue)
             {
-                list.Add(new NamedPolicyDocument(name, PolicyDocument.Parse(header.Value!.GetString("Document")!)));
+                list.Add(new NamedPolicyDocument(name, PolicyDocument.ParseShared(header.Value!.GetString("Document")!)));
             }
         }
         return list;

@@ -286,4 +286,35 @@ public sealed class PolicyEvaluatorTests
         Assert.Equal(certificate.SerialNumber, fields.SerialNumber);
         Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(certificate.RawData)), fields.CertificateId);
     }
+
+    [Fact]
+    public void ParseShared_ofTheSameStoredText_givesEveryConnectionOneDocument()
+    {
+        var json = $$"""{"Version":"2012-10-17","Statement":[{{Statement("Allow", "iot:Publish", Arn + "topic/shared-" + Guid.NewGuid().ToString("N"))}}]}""";
+
+        Assert.Same(PolicyDocument.ParseShared(json), PolicyDocument.ParseShared(new string(json.AsSpan())));
+    }
+
+    [Fact]
+    public void Compile_ofOneSharedDocumentForTwoConnections_decidesEachByItsOwnVariablesAndConditions()
+    {
+        // What depends on nothing about the connection is compiled once and shared; what does must not be.
+        var document = PolicyDocument.ParseShared($$"""{"Version":"2012-10-17","Statement":[{{string.Join(",",
+            Statement("Allow", "iot:Publish", Arn + "topic/fleet/*"),
+            Statement("Allow", "iot:Publish", Arn + "topic/${iot:ClientId}/*"),
+            Statement("Deny", "iot:Publish", Arn + "topic/fleet/secret", """{"StringEquals":{"iot:ClientId":"sensor-2"}}"""))}}]}""");
+        var second = CompiledPolicySet.Compile([new NamedPolicyDocument("device", document)], Device with { ClientId = "sensor-2", Thing = null });
+        var first = CompiledPolicySet.Compile([new NamedPolicyDocument("device", document)], Device);
+        var underAnotherName = CompiledPolicySet.Compile([new NamedPolicyDocument("fleet", document)], Device);
+
+        Assert.True(Allowed(first, PolicyAction.Publish, "topic/sensor-1/data"));
+        Assert.False(Allowed(first, PolicyAction.Publish, "topic/sensor-2/data"));
+        Assert.True(Allowed(first, PolicyAction.Publish, "topic/fleet/secret"));
+        Assert.True(Allowed(second, PolicyAction.Publish, "topic/sensor-2/data"));
+        Assert.False(Allowed(second, PolicyAction.Publish, "topic/sensor-1/data"));
+        Assert.Equal(AuthorizationOutcome.ExplicitDeny, second.Authorize(PolicyAction.Publish, "topic/fleet/secret").Outcome);
+        // The shared statement still names the policy each set was compiled from.
+        Assert.Equal("device", first.Authorize(PolicyAction.Publish, "topic/fleet/a").PolicyName);
+        Assert.Equal("fleet", underAnotherName.Authorize(PolicyAction.Publish, "topic/fleet/a").PolicyName);
+    }
 }

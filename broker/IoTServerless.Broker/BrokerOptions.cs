@@ -208,11 +208,18 @@ public sealed class EventOptions
     public int AcknowledgedBatchWindowMilliseconds { get; set; }
 
     /// <summary>
-    /// Messages per batch. With one send in flight, a batch per sink round trip (tens of milliseconds
-    /// to Event Grid) is the forwarding rate's ceiling, so batches are large; a full one goes at once.
+    /// Messages per batch. <see cref="MaxConcurrentSends"/> batches per sink round trip (tens of
+    /// milliseconds to Event Grid) is the forwarding rate's ceiling, so batches are large; a full one goes at once.
     /// </summary>
     [Range(1, 100_000)]
     public int MaxBatchMessages { get; set; } = 2000;
+
+    /// <summary>
+    /// Batches in flight to the sink at once. The next batch is filled and sent while earlier ones
+    /// wait for the sink's answer, so a round trip no longer bounds forwarding at one batch.
+    /// </summary>
+    [Range(1, 16)]
+    public int MaxConcurrentSends { get; set; } = 2;
 
     /// <summary>Bytes per batch as encoded, estimated from above (Event Grid takes events up to 1 MB; payloads are base64).</summary>
     [Range(1024, 1_000_000)]

@@ -21,7 +21,16 @@ public sealed class TestEventReceiver : IAsyncDisposable
 
     public Uri Url => new($"http://127.0.0.1:{Port}/api/events");
 
+    int _inFlight;
+    int _maxInFlight;
+
     public ConcurrentQueue<CloudEvent> Events { get; } = new();
+
+    /// <summary>How long each request is held before it is answered: a slow sink (Event Grid's round trip).</summary>
+    public TimeSpan ResponseDelay { get; set; }
+
+    /// <summary>The most requests that were open at once.</summary>
+    public int MaxInFlight => Volatile.Read(ref _maxInFlight);
 
     public IEnumerable<BrokerMessage> Messages => Events
         .Where(e => e.Type == EventTypes.MessageBatch)
@@ -42,12 +51,28 @@ public sealed class TestEventReceiver : IAsyncDisposable
         var app = builder.Build();
         app.MapPost("/api/events", async (HttpRequest request) =>
         {
-            var body = await BinaryData.FromStreamAsync(request.Body);
-            foreach (var e in CloudEvent.ParseMany(body))
+            var open = Interlocked.Increment(ref _inFlight);
+            int max;
+            while (open > (max = Volatile.Read(ref _maxInFlight)) && Interlocked.CompareExchange(ref _maxInFlight, open, max) != max)
             {
-                Events.Enqueue(e);
             }
-            return Results.Ok();
+            try
+            {
+                var body = await BinaryData.FromStreamAsync(request.Body);
+                if (ResponseDelay > TimeSpan.Zero)
+                {
+                    await Task.Delay(ResponseDelay);
+                }
+                foreach (var e in CloudEvent.ParseMany(body))
+                {
+                    Events.Enqueue(e);
+                }
+                return Results.Ok();
+            }
+            finally
+            {
+                Interlocked.Decrement(ref _inFlight);
+            }
         });
         await app.StartAsync();
         Port = new Uri(app.Urls.First()).Port;

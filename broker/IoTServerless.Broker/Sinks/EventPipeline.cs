@@ -10,7 +10,8 @@ namespace IoTServerless.Broker.Sinks;
 /// Carries messages that leave the broker to the event sink: a bounded buffer, packed into one
 /// CloudEvent per window (bounded in count and bytes), retried with back-off until the sink accepts.
 /// The window bounds how often a light load is sent; a full batch goes at once, so the window never
-/// bounds throughput.
+/// bounds throughput, and a full batch also goes while another is in flight (up to
+/// <see cref="EventOptions.MaxConcurrentSends"/>), so the sink's round trip does not either.
 /// A QoS 1 message's <see cref="ForwardAsync"/> completes only once its batch was accepted, so the
 /// PUBACK follows acceptance (at-least-once); when the buffer is full, QoS 1 publishers wait
 /// (back-pressure) and QoS 0 messages are dropped and counted.
@@ -26,11 +27,10 @@ public sealed class EventPipeline : BackgroundService
     readonly string _instance = Guid.NewGuid().ToString("N")[..12];
     long _batchSequence;
     long _messageSequence;
-    readonly ArrayBufferWriter<byte> _encoded = new(64 * 1024);
-    readonly Utf8JsonWriter _encoder = new(Stream.Null);
     long _awaited; // queued messages whose publisher waits for acceptance (QoS 1 PUBACKs held)
     long _buffered; // messages in the buffer
     volatile TaskCompletionSource? _windowCut; // ends the current window early: a QoS 1 message arrived, or a full batch waits
+    volatile TaskCompletionSource? _batchFilled; // a full batch waits: another send may start while one is in flight
 
     public EventPipeline(IEventSink sink, IOptions<BrokerOptions> options, BrokerMetrics metrics, TimeProvider time, ILogger<EventPipeline> logger)
     {
@@ -106,6 +106,7 @@ public sealed class EventPipeline : BackgroundService
         if (Interlocked.Increment(ref _buffered) == _options.MaxBatchMessages)
         {
             _windowCut?.TrySetResult();
+            _batchFilled?.TrySetResult();
         }
     }
 
@@ -121,7 +122,8 @@ public sealed class EventPipeline : BackgroundService
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var reader = _channel.Reader;
-        var batch = new List<Pending>(_options.MaxBatchMessages);
+        var senders = new List<Sender>(_options.MaxConcurrentSends);
+        Sender? filling = null;
         Pending? carry = null;
         var window = TimeSpan.FromMilliseconds(_options.BatchWindowMilliseconds);
         var acknowledgedWindow = TimeSpan.FromMilliseconds(Math.Min(_options.AcknowledgedBatchWindowMilliseconds, _options.BatchWindowMilliseconds));
@@ -130,10 +132,13 @@ public sealed class EventPipeline : BackgroundService
         {
             while (carry is not null || await reader.WaitToReadAsync(stoppingToken))
             {
+                // Up to MaxConcurrentSends batches in flight, each with its own list and encode buffer.
+                filling = await NextSenderAsync(senders, full: carry is not null, stoppingToken);
                 if (carry is null) // a carried message is what did not fit into the last batch: this one is full too
                 {
                     await WaitForWindowAsync(lastSend, window, acknowledgedWindow, stoppingToken);
                 }
+                var batch = filling.Batch;
                 batch.Clear();
                 var bytes = 0;
                 if (carry is not null)
@@ -165,8 +170,9 @@ public sealed class EventPipeline : BackgroundService
                 if (batch.Count > 0)
                 {
                     lastSend = _time.GetTimestamp();
-                    await SendWithRetryAsync(batch, stoppingToken);
+                    filling.Running = SendWithRetryAsync(filling, stoppingToken);
                 }
+                filling = null;
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -175,15 +181,75 @@ public sealed class EventPipeline : BackgroundService
         finally
         {
             // Publishers still waiting get no PUBACK; their clients retransmit after reconnecting.
-            foreach (var pending in batch)
+            foreach (var sender in senders)
             {
-                pending.Accepted?.TrySetCanceled(stoppingToken);
+                if (sender.Running is { } running)
+                {
+                    await running; // ends at once when stopping: it cancels its own batch
+                }
+            }
+            if (filling is not null)
+            {
+                foreach (var pending in filling.Batch)
+                {
+                    pending.Accepted?.TrySetCanceled(stoppingToken);
+                }
             }
             carry?.Accepted?.TrySetCanceled(stoppingToken);
             while (reader.TryRead(out var left))
             {
                 left.Accepted?.TrySetCanceled(stoppingToken);
             }
+        }
+    }
+
+    /// <summary>
+    /// The sender for the next batch. While a batch is in flight, another goes only once a full one
+    /// waits (<paramref name="full"/>, or the buffer holds a batch): a light load keeps one send in
+    /// flight and lets the next batch grow meanwhile, as QoS 1 PUBACKs are cheapest in few large
+    /// batches; a heavy one is not bounded by one batch per round trip.
+    /// </summary>
+    async Task<Sender> NextSenderAsync(List<Sender> senders, bool full, CancellationToken stoppingToken)
+    {
+        while (true)
+        {
+            Sender? free = null;
+            var busy = 0;
+            foreach (var sender in senders)
+            {
+                if (sender.Running is null or { IsCompleted: true })
+                {
+                    sender.Running = null;
+                    free ??= sender;
+                }
+                else
+                {
+                    busy++;
+                }
+            }
+            if (free is null && senders.Count < _options.MaxConcurrentSends)
+            {
+                free = new Sender(_options.MaxBatchMessages);
+                senders.Add(free);
+            }
+            if (free is not null && (busy == 0 || full || BatchIsFull))
+            {
+                return free;
+            }
+            var filled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            _batchFilled = filled;
+            // Checked after the signal exists, so a batch filling in between is not missed.
+            if (free is null || !BatchIsFull)
+            {
+                var waits = senders.Where(s => s.Running is not null).Select(s => s.Running!).ToList();
+                if (free is not null)
+                {
+                    waits.Add(filled.Task);
+                }
+                await Task.WhenAny(waits);
+            }
+            _batchFilled = null;
+            stoppingToken.ThrowIfCancellationRequested();
         }
     }
 
@@ -220,44 +286,68 @@ public sealed class EventPipeline : BackgroundService
         }
     }
 
-    async Task SendWithRetryAsync(List<Pending> batch, CancellationToken stoppingToken)
+    async Task SendWithRetryAsync(Sender sender, CancellationToken stoppingToken)
     {
+        var batch = sender.Batch;
         var id = $"{_instance}-b{Interlocked.Increment(ref _batchSequence)}";
-        // One buffer, reused: a batch is encoded once, in one pass, and sent (and retried) from it.
-        _encoded.ResetWrittenCount();
-        _encoder.Reset(_encoded);
-        EventEnvelope.WriteBatchEvents(_encoder, id, batch.Select(p => p.Message), _time.GetUtcNow());
-        var events = _encoded.WrittenMemory;
+        // The sender's own buffer, reused: a batch is encoded once, in one pass, and sent (and retried) from it.
+        sender.Encoded.ResetWrittenCount();
+        sender.Encoder.Reset(sender.Encoded);
+        EventEnvelope.WriteBatchEvents(sender.Encoder, id, batch.Select(p => p.Message), _time.GetUtcNow());
+        var events = sender.Encoded.WrittenMemory;
         var delay = TimeSpan.FromMilliseconds(100);
         var maxDelay = TimeSpan.FromMilliseconds(_options.MaxRetryDelayMilliseconds);
-        for (var attempt = 1; ; attempt++)
+        try
         {
-            var started = _time.GetTimestamp();
-            try
+            for (var attempt = 1; ; attempt++)
             {
-                await _sink.SendAsync(events, stoppingToken);
-                _metrics.SinkLatency.Record(_time.GetElapsedTime(started).TotalMilliseconds);
-                _metrics.BatchSize.Record(batch.Count);
-                _metrics.Forwarded.Add(batch.Count);
-                foreach (var pending in batch)
+                var started = _time.GetTimestamp();
+                try
                 {
-                    pending.Accepted?.TrySetResult();
+                    await _sink.SendAsync(events, stoppingToken);
+                    _metrics.SinkLatency.Record(_time.GetElapsedTime(started).TotalMilliseconds);
+                    _metrics.BatchSize.Record(batch.Count);
+                    _metrics.Forwarded.Add(batch.Count);
+                    foreach (var pending in batch)
+                    {
+                        pending.Accepted?.TrySetResult();
+                    }
+                    if (attempt > 1)
+                    {
+                        _logger.LogInformation("Event sink accepted batch {BatchId} ({Count} messages) after {Attempts} attempts", id, batch.Count, attempt);
+                    }
+                    return;
                 }
-                if (attempt > 1)
+                catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
                 {
-                    _logger.LogInformation("Event sink accepted batch {BatchId} ({Count} messages) after {Attempts} attempts", id, batch.Count, attempt);
+                    _metrics.SinkFailures.Add(1);
+                    _logger.LogWarning("Event sink did not accept batch {BatchId} ({Count} messages, attempt {Attempt}): {Error}; retrying in {Delay} ms",
+                        id, batch.Count, attempt, ex.Message, (int)delay.TotalMilliseconds);
+                    await Task.Delay(delay, _time, stoppingToken);
+                    delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, maxDelay.Ticks));
                 }
-                return;
-            }
-            catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
-            {
-                _metrics.SinkFailures.Add(1);
-                _logger.LogWarning("Event sink did not accept batch {BatchId} ({Count} messages, attempt {Attempt}): {Error}; retrying in {Delay} ms",
-                    id, batch.Count, attempt, ex.Message, (int)delay.TotalMilliseconds);
-                await Task.Delay(delay, _time, stoppingToken);
-                delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, maxDelay.Ticks));
             }
         }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // The broker stops: publishers still waiting get no PUBACK; their clients retransmit after reconnecting.
+            foreach (var pending in batch)
+            {
+                pending.Accepted?.TrySetCanceled(stoppingToken);
+            }
+        }
+    }
+
+    /// <summary>One batch in flight at a time: its messages, and the buffer its CloudEvent is encoded into.</summary>
+    sealed class Sender(int capacity)
+    {
+        public List<Pending> Batch { get; } = new(capacity);
+
+        public ArrayBufferWriter<byte> Encoded { get; } = new(64 * 1024);
+
+        public Utf8JsonWriter Encoder { get; } = new(Stream.Null);
+
+        public Task? Running { get; set; }
     }
 
     readonly record struct Pending(BrokerMessage Message, TaskCompletionSource? Accepted);

@@ -19,7 +19,9 @@
 #   iot-full-q1loop (iot-full with Broker:Mqtt:DirectQos1 off: QoS 1 PUBLISHes and their PUBACKs through MQTTnet's receive loop and send loop),
 #   iot-full-w20 (iot-full with the local default sink window, 20 ms, instead of the deployed one);
 #   iot-full-base (iot-full built from the git revision BASELINE_REV, e.g. BASELINE_REV=HEAD for
-#   uncommitted changes against the last commit: an A/B of a code change within one run).
+#   uncommitted changes against the last commit: an A/B of a code change within one run),
+#   iot-authz-base (likewise for iot-authz: the A/B without the event sink).
+# BROKER_ENV="NAME=value ...": environment for every iot-* broker; BASE_ENV: only for the *-base ones.
 # SINK_WINDOW_MS: the event sink's QoS 0 batch window for brokers with a sink (default: as deployed, infra/app/broker.bicep).
 # Needs: mosquitto (Debian package) for the reference; BENCH=path/to/shared/bench (default ../shared/bench).
 set -uo pipefail
@@ -106,9 +108,11 @@ start_target() { # prints the PID
         iot-full-w20) sink=Webhook authz=true webhook=http://127.0.0.1:$NULL_PORT/ window=20 ;;
         iot-full-base) sink=Webhook authz=true webhook=http://127.0.0.1:$NULL_PORT/ dir=$BASE_DIR
           [ -f "$dir/IoTServerless.Broker.dll" ] || { echo "iot-full-base needs BASELINE_REV=" >&2; return 1; } ;;
+        iot-authz-base) authz=true dir=$BASE_DIR
+          [ -f "$dir/IoTServerless.Broker.dll" ] || { echo "iot-authz-base needs BASELINE_REV=" >&2; return 1; } ;;
         iot-uncoalesced) coalesce=false ;;
       esac
-      (cd "$dir" && { [ -z "$pgo" ] || export DOTNET_TieredPGO=$pgo; } && { [ -z "${BROKER_ENV:-}" ] || export ${BROKER_ENV}; } && Logging__LogLevel__Default=Warning \
+      (cd "$dir" && { [ -z "$pgo" ] || export DOTNET_TieredPGO=$pgo; } && { [ -z "${BROKER_ENV:-}" ] || export ${BROKER_ENV}; } && { [ "$dir" != "$BASE_DIR" ] || [ -z "${BASE_ENV:-}" ] || export ${BASE_ENV}; } && Logging__LogLevel__Default=Warning \
         Broker__Mqtt__BindAddress=127.0.0.1 Broker__Mqtt__Port=18843 Broker__WebSockets__Enabled=false \
         Broker__Api__Port=18844 Broker__Api__Key="$API_KEY" \
         Broker__Tls__ServerCertificatePath=$CERTS/server.crt Broker__Tls__ServerKeyPath=$CERTS/server.key \
@@ -133,7 +137,7 @@ args_of() {
     fanin-q1-e2e-w1) echo "fanin --publishers 20 --subscribers 1 --qos 1 --flow e2e --inflight 1 --duration 10 --warmup $WARMUP" ;;
     fanin-q0-flood)  echo "fanin --publishers 20 --subscribers 1 --qos 0 --flow open --duration 10 --warmup $WARMUP" ;;
     fanin-q1-flood)  echo "fanin --publishers 20 --subscribers 1 --qos 1 --flow open --inflight 32 --duration 10 --warmup $WARMUP" ;;
-    latency)         echo "latency --rate 1000 --qos 0 --duration 10 --warmup 2" ;;
+    latency)         echo "latency --rate 1000 --qos 0 --duration 10 --warmup ${LATENCY_WARMUP:-2}" ;;
     conns-tls)       echo "conns --count $CONNS --concurrency 64 --hold ${HOLD:-5} --src-ips 127.0.0.2-127.0.0.20" ;;
   esac
 }

@@ -272,7 +272,7 @@ internal static class MqttWriteCoalescing
         {
             var now = System.Diagnostics.Stopwatch.GetTimestamp();
             var last = Interlocked.Exchange(ref _last, now);
-            if (now - last > BurstTicks)
+            if (PumpWakes.RunningDeferred || now - last > BurstTicks)
             {
                 action(state);
             }

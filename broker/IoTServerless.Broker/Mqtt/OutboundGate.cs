@@ -32,6 +32,7 @@ public sealed class OutboundGate(EndPoint? remoteEndPoint, int maxBacklog)
     long _sent;
     long _lastQueued; // the place in the backlog of the last delivery that went through MQTTnet's queue
     int _wakeRequested;
+    int _deliveredInRead;
     TaskCompletionSource? _closed;
 
     public EndPoint? RemoteEndPoint { get; } = remoteEndPoint;
@@ -213,7 +214,7 @@ public sealed class OutboundGate(EndPoint? remoteEndPoint, int maxBacklog)
 
     void RequestWake()
     {
-        if (Interlocked.Exchange(ref _wakeRequested, 1) == 0)
+        if (Interlocked.Exchange(ref _wakeRequested, 1) == 0 && !PumpWakes.TryDefer(this))
         {
             WakePump?.Invoke();
         }
@@ -268,8 +269,18 @@ public sealed class OutboundGate(EndPoint? remoteEndPoint, int maxBacklog)
             direct = Interlocked.CompareExchange(ref _direct, created, null) ?? created;
         }
         direct.Enqueue(packet);
+        if (PumpWakes.Collecting)
+        {
+            Interlocked.Increment(ref _deliveredInRead);
+        }
         RequestWake();
     }
+
+    /// <summary>
+    /// How many direct deliveries were handed over since the last call while a read was being
+    /// handled (<see cref="PumpWakes"/>); reset by the call. Only a hint for how the pump is woken.
+    /// </summary>
+    internal int TakeDeliveredInRead() => Interlocked.Exchange(ref _deliveredInRead, 0);
 
     /// <summary>
     /// Takes the direct deliveries for the pump's next write. The wake-up flag is reset before the

@@ -198,46 +198,66 @@ public sealed class PublishShortcut(BrokerTraffic traffic, ILogger<PublishShortc
     {
         public override async ValueTask<ReadResult> ReadAsync(CancellationToken cancellationToken = default)
         {
-            while (true)
+            // The pumps this read's packets wake run once the read is handled (PumpWakes): flushed
+            // before every wait and before a packet goes to MQTTnet.
+            try
             {
-                var result = await inner.ReadAsync(cancellationToken);
-                if (result.IsCanceled || result.IsCompleted || !gate.IsMqtt3 || cancellationToken.IsCancellationRequested
-                    || shortcut.ClientOf(gate) is not { } client)
+                while (true)
                 {
-                    return result;
-                }
-                // QoS 1 only while every PUBACK MQTTnet owes this client is written: the shortcut's come after them.
-                if (!TryParse(result.Buffer, shortcut._qos1 && gate.MayAcknowledgeDirectly, out var message, out var packetId, out var end, out var whole, out var first))
-                {
-                    if (!whole)
+                    var reading = inner.ReadAsync(cancellationToken);
+                    if (!reading.IsCompleted)
                     {
-                        inner.AdvanceTo(result.Buffer.Start, result.Buffer.End); // the rest of the packet is still on its way
-                        continue;
+                        PumpWakes.Flush(); // nothing more has arrived
                     }
-                    if (first == 0x40 && TryReadAcknowledgement(result.Buffer, out var acknowledged, out end))
+                    var result = await reading;
+                    if (result.IsCanceled || result.IsCompleted || !gate.IsMqtt3 || cancellationToken.IsCancellationRequested
+                        || shortcut.ClientOf(gate) is not { } client)
                     {
-                        // A subscriber's PUBACK: all MQTTnet's loop would do is drop the message from the session's unacknowledged ones.
-                        inner.AdvanceTo(end);
-                        client.Statistics.HandleReceivedPacket(CountedAcknowledgement);
-                        client.Session.AcknowledgePublishPacket(acknowledged);
-                        continue;
+                        PumpWakes.Flush();
+                        return result;
                     }
-                    if ((first >> 4) is 3 or 14 && gate.DirectAcknowledgementsWrittenAsync() is { IsCompleted: false } written)
+                    PumpWakes.Begin();
+                    // QoS 1 only while every PUBACK MQTTnet owes this client is written: the shortcut's come after them.
+                    if (!TryParse(result.Buffer, shortcut._qos1 && gate.MayAcknowledgeDirectly, out var message, out var packetId, out var end, out var whole, out var first))
                     {
-                        // MQTTnet answers this PUBLISH (or closes on this DISCONNECT) only after the shortcut's PUBACKs are out.
-                        inner.AdvanceTo(result.Buffer.Start);
-                        await written.WaitAsync(cancellationToken);
-                        continue;
+                        if (!whole)
+                        {
+                            inner.AdvanceTo(result.Buffer.Start, result.Buffer.End); // the rest of the packet is still on its way
+                            continue;
+                        }
+                        if (first == 0x40 && TryReadAcknowledgement(result.Buffer, out var acknowledged, out end))
+                        {
+                            // A subscriber's PUBACK: all MQTTnet's loop would do is drop the message from the session's unacknowledged ones.
+                            inner.AdvanceTo(end);
+                            client.Statistics.HandleReceivedPacket(CountedAcknowledgement);
+                            client.Session.AcknowledgePublishPacket(acknowledged);
+                            continue;
+                        }
+                        if ((first >> 4) is 3 or 14 && gate.DirectAcknowledgementsWrittenAsync() is { IsCompleted: false } written)
+                        {
+                            // MQTTnet answers this PUBLISH (or closes on this DISCONNECT) only after the shortcut's PUBACKs are out.
+                            inner.AdvanceTo(result.Buffer.Start);
+                            PumpWakes.Flush();
+                            await written.WaitAsync(cancellationToken);
+                            continue;
+                        }
+                        PumpWakes.Flush();
+                        return result; // a packet for MQTTnet
                     }
-                    return result; // a packet for MQTTnet
+                    inner.AdvanceTo(end);
+                    client.Statistics.HandleReceivedPacket(CountedPublish); // what MQTTnet's keep-alive monitor reads
+                    var dispatched = shortcut.DispatchAsync(gate, message, packetId, cancellationToken);
+                    if (!dispatched.IsCompletedSuccessfully)
+                    {
+                        PumpWakes.Flush(); // back-pressure: what was delivered so far goes out meanwhile
+                        await dispatched;
+                    }
                 }
-                inner.AdvanceTo(end);
-                client.Statistics.HandleReceivedPacket(CountedPublish); // what MQTTnet's keep-alive monitor reads
-                var dispatched = shortcut.DispatchAsync(gate, message, packetId, cancellationToken);
-                if (!dispatched.IsCompletedSuccessfully)
-                {
-                    await dispatched;
-                }
+            }
+            catch
+            {
+                PumpWakes.Flush();
+                throw;
             }
         }
 

@@ -56,6 +56,33 @@ public sealed class OutboundTests : BrokerTestBase
     }
 
     [Fact]
+    public async Task Publishes_arrivingInOneRead_goToTheirSubscriberInOneTlsWrite()
+    {
+        const int count = 40;
+        using var subscriber = await TestMqtt.ConnectAsync("one-read-sub", Broker.MqttPort, Pki.Device("one-read-sub"), Pki.Ca);
+        var received = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        subscriber.ApplicationMessageReceivedAsync += e =>
+        {
+            received.Enqueue(e.ApplicationMessage.ConvertPayloadToString());
+            return Task.CompletedTask;
+        };
+        await subscriber.SubscribeAsync("one-read/#", MqttQualityOfServiceLevel.AtMostOnce);
+        using var tcp = new System.Net.Sockets.TcpClient();
+        await using var publisher = await RawMqtt.ConnectAsync(tcp, Broker.MqttPort, Pki.Device("one-read-pub"), "one-read-pub");
+        var traffic = Broker.Services.GetRequiredService<BrokerTraffic>();
+        var before = (traffic.PublishesOut, traffic.Writes);
+
+        // One TLS record, so the broker reads all of them at once (a gateway forwarding a backlog).
+        await publisher.WriteAsync(Enumerable.Range(0, count).SelectMany(i => RawMqtt.Publish("one-read/soil", $"reading-{i}", qos: 0)).ToArray());
+        await publisher.FlushAsync();
+
+        Assert.True(await Eventually.TrueAsync(() => Task.FromResult(received.Count >= count), TimeSpan.FromSeconds(10)), $"{received.Count} of {count} arrived");
+        Assert.Equal(Enumerable.Range(0, count).Select(i => $"reading-{i}"), received);
+        Assert.Equal(count, traffic.PublishesOut - before.PublishesOut);
+        Assert.Equal(1, traffic.Writes - before.Writes);
+    }
+
+    [Fact]
     public async Task Metrics_areServedInPrometheusFormat_onTheApiListenerOnly()
     {
         var (subscriber, payloads) = await SubscribeAsync("metrics-sub", "metrics/#");

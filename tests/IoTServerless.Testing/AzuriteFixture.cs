@@ -38,8 +38,11 @@ public sealed class AzuriteFixture : IAsyncLifetime
     {
         await StopAsync();
         await Task.Delay(downtime);
-        await StartAsync(await EnsureInstalledAsync(), TablePort, BlobPort, QueuePort);
+        await StartAgainAsync();
     }
+
+    /// <summary>Starts Azurite again, after <see cref="StopAsync"/>, on the same ports and data.</summary>
+    public async Task StartAgainAsync() => await StartAsync(await EnsureInstalledAsync(), TablePort, BlobPort, QueuePort);
 
     /// <summary>
     /// Stops Azurite as an operator would (SIGTERM: it closes its servers and saves its databases, which

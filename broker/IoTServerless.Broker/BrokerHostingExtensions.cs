@@ -43,10 +43,11 @@ public static class BrokerHostingExtensions
         services.AddSingleton<OutboundGates>();
         services.AddSingleton<PublishShortcut>();
         services.AddSingleton<BrokerMetrics>();
-        // OpenTelemetry metrics: the broker's meter and Kestrel's (connections, TLS handshakes), scraped
-        // in Prometheus text format at /metrics on the internal API listener.
+        // OpenTelemetry metrics: the broker's meter, Kestrel's (connections, TLS handshakes) and the
+        // runtime's (GC collections and pause time, heap, thread pool), scraped in Prometheus text
+        // format at /metrics on the internal API listener.
         services.AddOpenTelemetry().WithMetrics(metrics => metrics
-            .AddMeter(BrokerMetrics.MeterName, "Microsoft.AspNetCore.Server.Kestrel")
+            .AddMeter(BrokerMetrics.MeterName, "Microsoft.AspNetCore.Server.Kestrel", "System.Runtime")
             .AddPrometheusExporter());
         services.AddSingleton<BrokerListeners>();
         services.AddSingleton<ClientCertificateValidator>();

@@ -22,7 +22,9 @@ for (const c of cases) {
   console.log(`| metric (median) | ${targets.map((t) => `${t} (n=${ok(t).length})`).join(" | ")} | ${targets.filter((t) => t !== "mosquitto").map((t) => `${t} / mosquitto`).join(" | ")} |`);
   console.log(`|---|${targets.map(() => "---:").join("|")}|${targets.filter((t) => t !== "mosquitto").map(() => "---:").join("|")}|`);
   const sink = [["sink forwarded", (r) => r.sinkForwarded], ["sink dropped", (r) => r.sinkDropped]];
-  for (const [name, f] of [...(metrics[c] ?? []), ...(rows.some((r) => r.case === c && r.sinkForwarded != null) ? sink : [])]) {
+  const gc = [["GC pause s", (r) => r.gcPauseSeconds], ["gen 2 GCs", (r) => r.gcGen2]];
+  const has = (k) => rows.some((r) => r.case === c && r[k] != null);
+  for (const [name, f] of [...(metrics[c] ?? []), ...(has("sinkForwarded") ? sink : []), ...(has("gcPauseSeconds") ? gc : [])]) {
     const m = Object.fromEntries(targets.map((t) => [t, median(ok(t).map(f))]));
     const fmt = (v) => (v == null ? "-" : v >= 100 ? Math.round(v).toLocaleString("en-US") : v.toFixed(2));
     const ratios = targets.filter((t) => t !== "mosquitto").map((t) => (m.mosquitto && m[t] != null ? (m[t] / m.mosquitto).toFixed(2) : "-"));

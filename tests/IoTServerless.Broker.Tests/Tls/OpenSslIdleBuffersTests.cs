@@ -11,13 +11,14 @@ namespace IoTServerless.Broker.Tests.Tls;
 /// <summary>
 /// SSL_MODE_RELEASE_BUFFERS on a real OpenSSL connection: set after the handshake, and records of
 /// every size still cross both ways intact while OpenSSL frees and retakes its buffers between them.
+/// The handshake's buffers in SslStream's memory BIOs are given back, and they grow again as needed.
 /// </summary>
 public sealed class OpenSslIdleBuffersTests : IDisposable
 {
     readonly TestPki _pki = new();
 
     [Fact]
-    public async Task TryEnable_onAnAuthenticatedServerStream_setsTheMode_andTrafficStaysIntact()
+    public async Task TryEnable_onAnAuthenticatedServerStream_setsTheModeAndFreesTheHandshakeBuffers_andTrafficStaysIntact()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
@@ -41,7 +42,13 @@ public sealed class OpenSslIdleBuffersTests : IDisposable
                 ClientCertificates = [deviceCertificate],
             }));
 
+        // The handshake left the device's flight in the read BIO's buffer and the broker's in the write BIO's.
+        var handshake = OpenSslIdleBuffers.BioCapacity(server);
+        Assert.NotNull(handshake);
+        Assert.True(handshake.Value.Read > 0 && handshake.Value.Write > 0, $"after the handshake: {handshake}");
+
         Assert.True(OpenSslIdleBuffers.TryEnable(server));
+        Assert.Equal((0L, 0L), OpenSslIdleBuffers.BioCapacity(server));
 
         // Sizes from one byte to several full 16 KB records, in both directions, one after another:
         // each exchange leaves the buffers empty, so OpenSSL releases and reallocates them every time.

@@ -110,6 +110,9 @@ public sealed class OutboundTests : BrokerTestBase
         Assert.True(traffic.PublishesIn >= 1 && traffic.PublishesOut >= 1 && traffic.BytesIn > 0 && traffic.BytesOut > 0,
             $"in {traffic.PublishesIn} ({traffic.BytesIn} B), out {traffic.PublishesOut} ({traffic.BytesOut} B)");
         Assert.Contains("kestrel_active_connections", text, StringComparison.Ordinal);
+        // The runtime's meter: what the benchmark reads the GC's pause time from.
+        Assert.True(Value(text, "dotnet_gc_pause_time_seconds_total") >= 0, "dotnet_gc_pause_time_seconds_total");
+        Assert.True(Value(text, "dotnet_gc_heap_total_allocated_bytes_total") > 0, "dotnet_gc_heap_total_allocated_bytes_total");
 
         using var handler = new HttpClientHandler { ServerCertificateCustomValidationCallback = (_, _, _, _) => true, ClientCertificates = { Pki.Device("metrics-scraper") } };
         using var wss = new HttpClient(handler);

@@ -51,41 +51,23 @@ internal static class OpenSslIdleBuffers
         });
 
     /// <summary>Sets the mode on an authenticated stream; false when this runtime or TLS library does not allow it.</summary>
-    public static bool TryEnable(SslStream stream)
+    public static bool TryEnable(SslStream stream) => WithSsl(stream, static ssl =>
     {
-        if (_unavailable || SecurityContext!.GetValue(stream) is not SafeHandle { IsInvalid: false, IsClosed: false } handle)
-        {
-            return false;
-        }
-        var added = false;
-        try
-        {
-            handle.DangerousAddRef(ref added);
-            var ssl = handle.DangerousGetHandle();
-            var mode = SslCtrl(ssl, SslCtrlMode, SslModeReleaseBuffers, 0);
-            ReleaseIfEmpty(SslGetReadBio(ssl));
-            ReleaseIfEmpty(SslGetWriteBio(ssl));
-            return (mode & SslModeReleaseBuffers) != 0;
-        }
-        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
-        {
-            _unavailable = true;
-            return false;
-        }
-        finally
-        {
-            if (added)
-            {
-                handle.DangerousRelease();
-            }
-        }
-    }
+        var mode = SslCtrl(ssl, SslCtrlMode, SslModeReleaseBuffers, 0);
+        ReleaseIfEmpty(SslGetReadBio(ssl));
+        ReleaseIfEmpty(SslGetWriteBio(ssl));
+        return (mode & SslModeReleaseBuffers) != 0;
+    }) ?? false;
 
     /// <summary>
     /// How many bytes the connection's read and write BIOs hold allocated (their buffers' capacity, not
     /// what is waiting in them); null where this runtime does not allow reading it.
     /// </summary>
     internal static (long Read, long Write)? BioCapacity(SslStream stream)
+        => WithSsl(stream, static ssl => (Capacity(SslGetReadBio(ssl)), Capacity(SslGetWriteBio(ssl))));
+
+    /// <summary>Runs <paramref name="use"/> on the stream's <c>SSL*</c>, kept alive meanwhile; null where there is none to use.</summary>
+    static T? WithSsl<T>(SslStream stream, Func<nint, T> use) where T : struct
     {
         if (_unavailable || SecurityContext!.GetValue(stream) is not SafeHandle { IsInvalid: false, IsClosed: false } handle)
         {
@@ -95,8 +77,12 @@ internal static class OpenSslIdleBuffers
         try
         {
             handle.DangerousAddRef(ref added);
-            var ssl = handle.DangerousGetHandle();
-            return (Capacity(SslGetReadBio(ssl)), Capacity(SslGetWriteBio(ssl)));
+            return use(handle.DangerousGetHandle());
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+        {
+            _unavailable = true;
+            return null;
         }
         finally
         {

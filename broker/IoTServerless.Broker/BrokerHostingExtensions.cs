@@ -14,6 +14,7 @@ using IoTServerless.Core.Security.Changes;
 using IoTServerless.Core.Security.Policies;
 using IoTServerless.Core.Storage;
 using IoTServerless.Broker.Security;
+using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.Extensions.Options;
@@ -76,7 +77,8 @@ public static class BrokerHostingExtensions
         serverOptions.WriterBufferSize = 256;
         serverOptions.WriterBufferSizeMax = 4096;
         services.AddHostedMqttServer(serverOptions);
-        services.AddMqttConnectionHandler();
+        services.AddSingleton<MqttTransportConnectionHandler>(); // MQTT/TLS and MQTT over WebSockets
+        services.AddSingleton<IMqttServerAdapter>(sp => sp.GetRequiredService<MqttTransportConnectionHandler>());
         services.AddConnections();
         services.AddProblemDetails();
         services.AddHealthChecks();
@@ -208,7 +210,7 @@ public static class BrokerHostingExtensions
                 listen.UseMqttWriteCoalescing(options.Mqtt.MaxBufferedOutboundBytes, options.Mqtt.MaxBacklogMessages, traffic, sp.GetRequiredService<OutboundGates>(),
                     options.Mqtt.DirectQos0 ? sp.GetRequiredService<PublishShortcut>() : null);
             }
-            listen.UseMqtt();
+            listen.UseConnectionHandler<MqttTransportConnectionHandler>();
         });
         if (options.WebSockets.Enabled)
         {
@@ -252,7 +254,7 @@ public static class BrokerHostingExtensions
         });
         app.UseMiddleware<ForwardedClientCertificateMiddleware>();
         app.UseWebSockets();
-        app.MapMqtt(wsPath);
+        app.MapConnectionHandler<MqttTransportConnectionHandler>(wsPath, ws => ws.WebSockets.SubProtocolSelector = MqttSubProtocolSelector.SelectSubProtocol);
         app.MapInternalApi();
         app.MapHealthChecks("/healthz");
         app.MapPrometheusScrapingEndpoint("/metrics");

@@ -56,6 +56,28 @@ public sealed class ForwardedWebSocketTests : BrokerTestBase
     }
 
     [Fact]
+    public async Task Device_droppingItsWebSocketInsideAPacket_isGoneAtOnce_notAtItsKeepAlive()
+    {
+        using var ws = new System.Net.WebSockets.ClientWebSocket();
+        ws.Options.AddSubProtocol("mqtt");
+        ws.Options.SetRequestHeader("X-Forwarded-Client-Cert", Xfcc(Pki.Device("ws-half")));
+        await ws.ConnectAsync(new Uri($"ws://127.0.0.1:{Broker.Listeners.ForwardedWebSocketPort}/mqtt"), CancellationToken.None);
+        byte[] connect = [0x10, 0x13, 0x00, 0x04, (byte)'M', (byte)'Q', (byte)'T', (byte)'T', 0x04, 0x02, 0x00, 0x3C, 0x00, 0x07, .. "ws-half"u8];
+        await ws.SendAsync(connect, System.Net.WebSockets.WebSocketMessageType.Binary, true, CancellationToken.None);
+        var connack = new byte[4];
+        var read = await ws.ReceiveAsync(connack, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal((4, (byte)0x20), (read.Count, connack[0]));
+
+        // The first 4 bytes of a QoS 1 PUBLISH, then the link drops without a close handshake.
+        await ws.SendAsync(RawMqtt.Publish("ws-half/soil", "reading-0123456789", qos: 1, packetId: 1).AsMemory(0, 4), System.Net.WebSockets.WebSocketMessageType.Binary, true, CancellationToken.None);
+        await Task.Delay(200);
+        ws.Abort();
+
+        Assert.True(await Eventually.TrueAsync(async () => !(await Broker.Server.GetClientsAsync()).Any(c => c.Id == "ws-half"), TimeSpan.FromSeconds(10)),
+            "the device is still listed as connected 10 s after its WebSocket dropped");
+    }
+
+    [Fact]
     public async Task Connect_withoutForwardedCertificate_isRefused()
     {
         using var client = new MqttClientFactory().CreateMqttClient();

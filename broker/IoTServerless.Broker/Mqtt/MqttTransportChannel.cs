@@ -56,10 +56,14 @@ internal sealed class MqttTransportConnectionHandler : ConnectionHandler, IMqttS
 
 /// <summary>
 /// One MQTT connection as MQTTnet's server sees it, over the connection's (TLS, guarded, coalesced)
-/// transport. It does what MQTTnet.AspNetCore's <c>MqttConnectionContext</c> does for a Kestrel
-/// connection, with a lighter writer lock: that one's <c>AsyncLock</c> keeps a 64-slot waiter
-/// queue (536 B) per connection for its whole life, where a <see cref="SemaphoreSlim"/> takes about
-/// 50 B and allocates only while a second writer actually waits.
+/// transport. It does what MQTTnet.AspNetCore's <c>MqttConnectionContext</c> does, but:
+/// <list type="bullet">
+/// <item>a connection that closes with part of a packet unread ends the read. That one kept asking
+/// the completed pipe, which handed the same half packet back at once, every time: the device's
+/// receive loop spun a core until its keep-alive ran out (README "Broker performance").</item>
+/// <item>its writer lock is a <see cref="SemaphoreSlim"/> (about 50 B, allocating only while a second
+/// writer waits), where <c>AsyncLock</c> keeps a 64-slot waiter queue (536 B) per connection.</item>
+/// </list>
 /// </summary>
 internal sealed class MqttTransportChannel(MqttPacketFormatterAdapter formatter, ConnectionContext connection) : IMqttChannelAdapter
 {

@@ -22,8 +22,9 @@ for (const c of cases) {
   console.log(`| metric (median) | ${targets.map((t) => `${t} (n=${ok(t).length})`).join(" | ")} | ${targets.filter((t) => t !== "mosquitto").map((t) => `${t} / mosquitto`).join(" | ")} |`);
   console.log(`|---|${targets.map(() => "---:").join("|")}|${targets.filter((t) => t !== "mosquitto").map(() => "---:").join("|")}|`);
   const sink = [["sink forwarded", (r) => r.sinkForwarded], ["sink dropped", (r) => r.sinkDropped]];
-  // Allocated over the whole run, warm-up included; per delivered message (fan-in) or per connection.
-  const perUnit = (r) => (r.gcAllocatedMb == null ? null : r.connected ? (r.gcAllocatedMb * 1e6) / r.connected : r.totalReceived || r.samples ? (r.gcAllocatedMb * 1e6) / (r.totalReceived || r.samples) : null);
+  // Allocated over the whole run, warm-up included; per delivered message (fan-in) or per connection. Not per
+  // latency sample: the latency case counts only the measured messages, after a warm-up of any length.
+  const perUnit = (r) => (r.gcAllocatedMb == null ? null : r.connected ? (r.gcAllocatedMb * 1e6) / r.connected : r.totalReceived ? (r.gcAllocatedMb * 1e6) / r.totalReceived : null);
   const gc = [["GC pause s", (r) => r.gcPauseSeconds], ["gen 2 GCs", (r) => r.gcGen2], ["GC allocated MB", (r) => r.gcAllocatedMb], ["… bytes per msg or conn", perUnit]];
   const has = (k) => rows.some((r) => r.case === c && r[k] != null);
   for (const [name, f] of [...(metrics[c] ?? []), ...(has("sinkForwarded") ? sink : []), ...(has("gcPauseSeconds") ? gc : [])]) {

@@ -30,7 +30,17 @@ public sealed class AzuriteFixture : IAsyncLifetime
     {
         var main = await EnsureInstalledAsync();
         _location = Directory.CreateTempSubdirectory("azurite-").FullName;
-        await StartAsync(main, FreeTcpPort.Next(), FreeTcpPort.Next(), FreeTcpPort.Next());
+        // Below the ephemeral range: RestartAsync binds the same ports again after clients kept trying them.
+        var ports = new List<int>();
+        while (ports.Count < 3)
+        {
+            var port = FreeTcpPort.NextBelowEphemeralRange();
+            if (!ports.Contains(port))
+            {
+                ports.Add(port);
+            }
+        }
+        await StartAsync(main, ports[0], ports[1], ports[2]);
     }
 
     /// <summary>Stops Azurite and starts it again on the same ports and data (a storage outage).</summary>
@@ -94,7 +104,8 @@ public sealed class AzuriteFixture : IAsyncLifetime
         };
         _process = Process.Start(start) ?? throw new InvalidOperationException("Could not start node.");
         _process.OutputDataReceived += (_, _) => { };
-        _process.ErrorDataReceived += (_, _) => { };
+        string? lastError = null;
+        _process.ErrorDataReceived += (_, e) => lastError = e.Data ?? lastError;
         _process.BeginOutputReadLine();
         _process.BeginErrorReadLine();
         var deadline = DateTime.UtcNow.AddSeconds(30);
@@ -104,7 +115,7 @@ public sealed class AzuriteFixture : IAsyncLifetime
             {
                 if (_process.HasExited)
                 {
-                    throw new InvalidOperationException($"Azurite exited with code {_process.ExitCode}.");
+                    throw new InvalidOperationException($"Azurite exited with code {_process.ExitCode}: {lastError}");
                 }
                 if (DateTime.UtcNow >= deadline)
                 {

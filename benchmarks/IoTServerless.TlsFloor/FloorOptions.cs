@@ -1,0 +1,18 @@
+using System.Net;
+
+namespace IoTServerless.TlsFloor;
+
+/// <summary>Command line: <c>--port P --cert server.crt --key server.key --ca ca.crt [--bind 127.0.0.1]</c>.</summary>
+public sealed record FloorOptions(IPEndPoint Endpoint, string CertificatePath, string KeyPath, string ClientCaPath)
+{
+    public static FloorOptions Parse(string[] args)
+    {
+        string Value(string name)
+        {
+            var i = Array.IndexOf(args, "--" + name);
+            return i >= 0 && i + 1 < args.Length ? args[i + 1] : throw new ArgumentException($"--{name} is required");
+        }
+        var bind = Array.IndexOf(args, "--bind") >= 0 ? Value("bind") : "127.0.0.1";
+        return new FloorOptions(new IPEndPoint(IPAddress.Parse(bind), int.Parse(Value("port"))), Value("cert"), Value("key"), Value("ca"));
+    }
+}

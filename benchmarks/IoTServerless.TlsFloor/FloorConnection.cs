@@ -202,6 +202,10 @@ internal sealed class FloorConnection(SslStream ssl, FloorServer server) : IDisp
         {
             i += 2 + ((body[i] << 8) | body[i + 1]) + 1;
         }
+        if (filters is 0 or > 125)
+        {
+            throw new InvalidDataException("SUBSCRIBE with no filter, or more than a one-byte SUBACK length holds");
+        }
         var suback = new byte[4 + filters];
         suback[0] = 0x90;
         suback[1] = (byte)(2 + filters);

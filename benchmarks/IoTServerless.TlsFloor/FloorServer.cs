@@ -4,8 +4,10 @@ using System.Net.Security;
 using System.Net.Sockets;
 using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
+using IoTServerless.Broker;
 using IoTServerless.Broker.Security;
-using IoTServerless.Core.Security;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
 
 namespace IoTServerless.TlsFloor;
 
@@ -17,14 +19,16 @@ namespace IoTServerless.TlsFloor;
 public sealed class FloorServer : IAsyncDisposable
 {
     readonly Socket _listener;
-    readonly SslServerAuthenticationOptions _tls;
+    readonly SslStreamCertificateContext _serverCertificate;
+    readonly ClientCertificateValidator _validator;
     readonly CancellationTokenSource _stop = new();
     readonly Task _accepting;
 
-    FloorServer(Socket listener, SslServerAuthenticationOptions tls)
+    FloorServer(Socket listener, SslStreamCertificateContext serverCertificate, ClientCertificateValidator validator)
     {
         _listener = listener;
-        _tls = tls;
+        _serverCertificate = serverCertificate;
+        _validator = validator;
         _accepting = AcceptAsync(_stop.Token);
     }
 
@@ -34,31 +38,26 @@ public sealed class FloorServer : IAsyncDisposable
 
     public static FloorServer Start(FloorOptions options)
     {
-        X509Certificate2Collection roots = [];
-        roots.ImportFromPemFile(options.ClientCaPath);
-        var chainPolicy = new X509ChainPolicy
-        {
-            TrustMode = X509ChainTrustMode.CustomRootTrust,
-            RevocationMode = X509RevocationMode.NoCheck,
-            VerificationTimeIgnored = true,
-        };
-        chainPolicy.CustomTrustStore.AddRange(roots);
-        chainPolicy.ApplicationPolicy.Add(new("1.3.6.1.5.5.7.3.2"));
-        var tls = new SslServerAuthenticationOptions
-        {
-            ServerCertificateContext = SslStreamCertificateContext.Create(
-                CertificateFactory.LoadPem(options.CertificatePath, options.KeyPath), additionalCertificates: null),
-            ClientCertificateRequired = true,
-            CertificateChainPolicy = chainPolicy,
-            RemoteCertificateValidationCallback = static (_, certificate, _, errors) => certificate is not null && errors == SslPolicyErrors.None,
-            EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
-            CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
-        };
+        // The broker's own certificate loading and client-certificate validation.
+        var tls = new TlsOptions { ServerCertificatePath = options.CertificatePath, ServerKeyPath = options.KeyPath, ClientCaPath = options.ClientCaPath };
+        var validator = new ClientCertificateValidator(Options.Create(new BrokerOptions { Tls = tls }), NullLogger<ClientCertificateValidator>.Instance);
+        var serverCertificate = SslStreamCertificateContext.Create(ServerCertificate.Load(tls), additionalCertificates: null);
         var listener = new Socket(options.Endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         listener.Bind(options.Endpoint);
         listener.Listen(512);
-        return new FloorServer(listener, tls);
+        return new FloorServer(listener, serverCertificate, validator);
     }
+
+    /// <summary>As the broker's MQTT listener sets up each handshake: the chain built once, against the configured CAs only.</summary>
+    SslServerAuthenticationOptions Tls() => new()
+    {
+        ServerCertificateContext = _serverCertificate,
+        ClientCertificateRequired = true,
+        CertificateChainPolicy = _validator.HandshakeChainPolicy(),
+        RemoteCertificateValidationCallback = (_, certificate, chain, errors) => _validator.ValidateHandshake(certificate as X509Certificate2, chain, errors),
+        EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
+        CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
+    };
 
     async Task AcceptAsync(CancellationToken cancellationToken)
     {
@@ -91,7 +90,7 @@ public sealed class FloorServer : IAsyncDisposable
             using (var handshake = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
             {
                 handshake.CancelAfter(TimeSpan.FromSeconds(10));
-                await ssl.AuthenticateAsServerAsync(_tls, handshake.Token);
+                await ssl.AuthenticateAsServerAsync(Tls(), handshake.Token);
             }
             OpenSslIdleBuffers.TryEnable(ssl);
             await connection.RunAsync(cancellationToken);

@@ -3,7 +3,6 @@ using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
 using System.Security.Authentication;
-using System.Security.Cryptography.X509Certificates;
 using IoTServerless.Broker;
 using IoTServerless.Broker.Security;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -48,17 +47,6 @@ public sealed class FloorServer : IAsyncDisposable
         return new FloorServer(listener, serverCertificate, validator);
     }
 
-    /// <summary>As the broker's MQTT listener sets up each handshake: the chain built once, against the configured CAs only.</summary>
-    SslServerAuthenticationOptions Tls() => new()
-    {
-        ServerCertificateContext = _serverCertificate,
-        ClientCertificateRequired = true,
-        CertificateChainPolicy = _validator.HandshakeChainPolicy(),
-        RemoteCertificateValidationCallback = (_, certificate, chain, errors) => _validator.ValidateHandshake(certificate as X509Certificate2, chain, errors),
-        EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
-        CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
-    };
-
     async Task AcceptAsync(CancellationToken cancellationToken)
     {
         while (!cancellationToken.IsCancellationRequested)
@@ -90,7 +78,7 @@ public sealed class FloorServer : IAsyncDisposable
             using (var handshake = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
             {
                 handshake.CancelAfter(TimeSpan.FromSeconds(10));
-                await ssl.AuthenticateAsServerAsync(Tls(), handshake.Token);
+                await ssl.AuthenticateAsServerAsync(_validator.ServerAuthentication(_serverCertificate), handshake.Token);
             }
             OpenSslIdleBuffers.TryEnable(ssl);
             await connection.RunAsync(cancellationToken);

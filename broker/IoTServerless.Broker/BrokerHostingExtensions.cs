@@ -79,6 +79,15 @@ public static class BrokerHostingExtensions
         services.AddHostedMqttServer(serverOptions);
         services.AddSingleton<MqttTransportConnectionHandler>(); // MQTT/TLS and MQTT over WebSockets
         services.AddSingleton<IMqttServerAdapter>(sp => sp.GetRequiredService<MqttTransportConnectionHandler>());
+        // The MQTT/TLS listener (unless Kestrel carries it): started after the MQTT server, so the first
+        // connection it accepts has a server to go to; stopped before it, so no new ones arrive meanwhile.
+        // The MQTT/TLS listener, unless Kestrel carries it: started after the MQTT server, so the first
+        // connection it accepts has a server to go to; stopped before it, so none arrives while it stops.
+        if (mqtt.Transport == MqttTransportKind.Socket)
+        {
+            services.AddSingleton<MqttTlsListener>();
+            services.AddHostedService(sp => sp.GetRequiredService<MqttTlsListener>());
+        }
         services.AddConnections();
         services.AddProblemDetails();
         services.AddHealthChecks();
@@ -183,7 +192,6 @@ public static class BrokerHostingExtensions
         var options = sp.GetRequiredService<IOptions<BrokerOptions>>().Value;
         var listeners = sp.GetRequiredService<BrokerListeners>();
         var validator = sp.GetRequiredService<ClientCertificateValidator>();
-        var traffic = sp.GetRequiredService<BrokerTraffic>();
         var serverCertificate = ServerCertificate.Load(options.Tls);
 
         HttpsConnectionAdapterOptions Tls() => new()
@@ -195,23 +203,20 @@ public static class BrokerHostingExtensions
             OnAuthenticate = (_, ssl) => ssl.CertificateChainPolicy = validator.HandshakeChainPolicy(),
             CheckCertificateRevocation = false,
             SslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
-            HandshakeTimeout = TimeSpan.FromSeconds(10),
+            HandshakeTimeout = TimeSpan.FromMilliseconds(options.Mqtt.HandshakeTimeoutMilliseconds),
         };
 
-        kestrel.Listen(IPAddress.Parse(options.Mqtt.BindAddress), options.Mqtt.Port, listen =>
+        if (options.Mqtt.Transport == MqttTransportKind.Kestrel)
         {
-            listeners.Mqtt = listen;
-            listen.Protocols = HttpProtocols.None; // raw MQTT: no ALPN is selected, so any offered ALPN (x-amzn-mqtt-ca) is fine
-            listen.UseHttps(Tls());
-            listen.UseOpenSslIdleBufferRelease();
-            listen.UseMqttFrameGuard(options.Mqtt.MaxPacketBytes, traffic);
-            if (options.Mqtt.CoalesceWrites)
+            kestrel.Listen(IPAddress.Parse(options.Mqtt.BindAddress), options.Mqtt.Port, listen =>
             {
-                listen.UseMqttWriteCoalescing(options.Mqtt.MaxBufferedOutboundBytes, options.Mqtt.MaxBacklogMessages, traffic, sp.GetRequiredService<OutboundGates>(),
-                    options.Mqtt.DirectQos0 ? sp.GetRequiredService<PublishShortcut>() : null);
-            }
-            listen.UseConnectionHandler<MqttTransportConnectionHandler>();
-        });
+                listeners.Mqtt = listen;
+                listen.Protocols = HttpProtocols.None; // raw MQTT: no ALPN is selected, so any offered ALPN (x-amzn-mqtt-ca) is fine
+                listen.UseHttps(Tls());
+                listen.UseOpenSslIdleBufferRelease();
+                listen.UseMqttConnection(sp, options);
+            });
+        }
         if (options.WebSockets.Enabled)
         {
             kestrel.Listen(IPAddress.Parse(options.WebSockets.BindAddress), options.WebSockets.Port, listen =>
@@ -234,6 +239,22 @@ public static class BrokerHostingExtensions
             listeners.Api = listen;
             listen.Protocols = HttpProtocols.Http1AndHttp2;
         });
+    }
+
+    /// <summary>
+    /// What runs on an MQTT/TLS connection once the handshake is done, on either transport: the frame
+    /// guard, write coalescing (with the QoS 0/1 shortcut) and MQTTnet's server.
+    /// </summary>
+    internal static IConnectionBuilder UseMqttConnection(this IConnectionBuilder connection, IServiceProvider sp, BrokerOptions options)
+    {
+        var traffic = sp.GetRequiredService<BrokerTraffic>();
+        connection.UseMqttFrameGuard(options.Mqtt.MaxPacketBytes, traffic);
+        if (options.Mqtt.CoalesceWrites)
+        {
+            connection.UseMqttWriteCoalescing(options.Mqtt.MaxBufferedOutboundBytes, options.Mqtt.MaxBacklogMessages, traffic, sp.GetRequiredService<OutboundGates>(),
+                options.Mqtt.DirectQos0 ? sp.GetRequiredService<PublishShortcut>() : null);
+        }
+        return connection.UseConnectionHandler<MqttTransportConnectionHandler>();
     }
 
     /// <summary>The broker's endpoints: MQTT over WebSockets on the WSS listener; API and health on the API listener.</summary>

@@ -48,6 +48,21 @@ public sealed class MqttListenerOptions
     [Range(0, 65535)]
     public int Port { get; set; } = 8883;
 
+    /// <summary>
+    /// What carries MQTT/TLS: the broker's own socket listener with SslStream straight on the socket
+    /// (<see cref="MqttTransportKind.Socket"/>), or Kestrel's socket transport and HTTPS middleware.
+    /// Both run the same TLS settings and connection middleware (README "Broker performance").
+    /// </summary>
+    public MqttTransportKind Transport { get; set; } = MqttTransportKind.Socket;
+
+    /// <summary>A TLS handshake not finished in this time (a device gone silent, a slow-loris client) is closed.</summary>
+    [Range(100, 600_000)]
+    public int HandshakeTimeoutMilliseconds { get; set; } = 10_000;
+
+    /// <summary>Connections the operating system queues for the MQTT/TLS listener before it accepts them (as Kestrel's default).</summary>
+    [Range(1, 65535)]
+    public int AcceptBacklog { get; set; } = 512;
+
     /// <summary>Largest MQTT packet accepted (the contract's 128 KB payload plus topic and properties).</summary>
     [Range(1024, 268_435_455)]
     public int MaxPacketBytes { get; set; } = 160 * 1024;
@@ -101,6 +116,15 @@ public sealed class MqttListenerOptions
     /// </summary>
     [Range(1, 600_000)]
     public int BackPressureTimeoutMilliseconds { get; set; } = 5_000;
+}
+
+public enum MqttTransportKind
+{
+    /// <summary>The broker's own accept loop; SslStream on a NetworkStream; no pipes in between.</summary>
+    Socket,
+
+    /// <summary>Kestrel's socket transport and HTTPS connection middleware.</summary>
+    Kestrel,
 }
 
 public sealed class WebSocketListenerOptions

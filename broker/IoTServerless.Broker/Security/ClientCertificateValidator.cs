@@ -1,4 +1,5 @@
 using System.Net.Security;
+using System.Security.Authentication;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.Extensions.Options;
@@ -52,6 +53,20 @@ public sealed class ClientCertificateValidator
     /// CAs as the only roots, no revocation lookups. Null when no CA bundle is configured.
     /// </summary>
     public X509ChainPolicy? HandshakeChainPolicy() => _policy?.Clone();
+
+    /// <summary>
+    /// The server side of one MQTT/TLS handshake: TLS 1.2 or 1.3, a client certificate required, its
+    /// chain built once with <see cref="HandshakeChainPolicy"/> and decided by <see cref="ValidateHandshake"/>.
+    /// </summary>
+    public SslServerAuthenticationOptions ServerAuthentication(SslStreamCertificateContext serverCertificate) => new()
+    {
+        ServerCertificateContext = serverCertificate,
+        ClientCertificateRequired = true,
+        CertificateChainPolicy = HandshakeChainPolicy(),
+        RemoteCertificateValidationCallback = (_, certificate, chain, errors) => ValidateHandshake(certificate as X509Certificate2, chain, errors),
+        EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
+        CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
+    };
 
     /// <summary>Decides a certificate from its chain, built with <see cref="HandshakeChainPolicy"/> (by the TLS handshake, or by <see cref="Validate"/>).</summary>
     public bool ValidateHandshake(X509Certificate2? certificate, X509Chain? chain, SslPolicyErrors errors)

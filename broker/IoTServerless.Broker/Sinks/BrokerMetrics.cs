@@ -22,6 +22,8 @@ public sealed class BrokerMetrics : IDisposable
         _meter.CreateObservableCounter("iotserverless.broker.bytes.sent", () => traffic.BytesOut, "By", "MQTT bytes sent (inside TLS).");
         _meter.CreateObservableCounter("iotserverless.broker.packets.sent", () => traffic.PacketsOut, "{packet}", "MQTT packets sent.");
         _meter.CreateObservableCounter("iotserverless.broker.writes", () => traffic.Writes, "{write}", "TLS writes that carried the packets sent (packets.sent / writes is the coalescing factor).");
+        _meter.CreateObservableCounter("iotserverless.broker.tls.handshakes", () => traffic.Handshakes, "{handshake}", "TLS handshakes completed on the MQTT/TLS listener.");
+        _meter.CreateObservableCounter("iotserverless.broker.tls.handshake_failures", () => traffic.HandshakesFailed, "{handshake}", "TLS handshakes on the MQTT/TLS listener that failed (certificate refused, protocol, timeout, not TLS).");
         AuthorizationDenials = _meter.CreateCounter<long>("iotserverless.broker.authorization.denials", "{request}", "Requests refused by policy, by action (connect, publish, subscribe, receive).");
         DeliveryWait = _meter.CreateHistogram<double>("iotserverless.broker.backpressure", "ms", "Time a publisher waited for a congested subscriber (its socket not read meanwhile).");
         DeliveryDropped = _meter.CreateCounter<long>("iotserverless.broker.messages.dropped", "{message}", "QoS 0 deliveries dropped because the subscriber stayed congested past the back-pressure timeout.");

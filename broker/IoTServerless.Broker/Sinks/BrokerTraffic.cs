@@ -15,6 +15,8 @@ public sealed class BrokerTraffic
     long _publishesOut;
     long _directOut;
     long _writes;
+    long _handshakes;
+    long _handshakesFailed;
 
     public long BytesIn => Interlocked.Read(ref _bytesIn);
     public long PublishesIn => Interlocked.Read(ref _publishesIn);
@@ -30,6 +32,24 @@ public sealed class BrokerTraffic
 
     /// <summary>TLS writes (each one record run and one socket send) that carried <see cref="PacketsOut"/>.</summary>
     public long Writes => Interlocked.Read(ref _writes);
+
+    /// <summary>TLS handshakes the MQTT/TLS listener completed (its own transport; Kestrel's meter counts its own).</summary>
+    public long Handshakes => Interlocked.Read(ref _handshakes);
+
+    /// <summary>TLS handshakes that failed: a refused or missing certificate, an old protocol, a timeout, not TLS at all.</summary>
+    public long HandshakesFailed => Interlocked.Read(ref _handshakesFailed);
+
+    public void Handshake(bool succeeded)
+    {
+        if (succeeded)
+        {
+            Interlocked.Increment(ref _handshakes);
+        }
+        else
+        {
+            Interlocked.Increment(ref _handshakesFailed);
+        }
+    }
 
     public void Received(long bytes, bool publish)
     {

@@ -11,8 +11,18 @@ using MQTTnet.Protocol;
 
 namespace IoTServerless.Broker.Tests.Tls;
 
-/// <summary>Device TLS over real sockets: mutual TLS is required, only trusted CAs, TLS 1.2+.</summary>
-public sealed class TlsTests : BrokerTestBase
+/// <summary>Device TLS on the broker's own socket listener (the default transport).</summary>
+public sealed class SocketTransportTlsTests : TlsTests;
+
+/// <summary>Device TLS on Kestrel's transport and HTTPS middleware (<c>Broker:Mqtt:Transport=Kestrel</c>).</summary>
+public sealed class KestrelTransportTlsTests : TlsTests
+{
+    protected override Task<IDictionary<string, string?>?> SettingsAsync()
+        => Task.FromResult<IDictionary<string, string?>?>(new Dictionary<string, string?> { ["Broker:Mqtt:Transport"] = "Kestrel" });
+}
+
+/// <summary>Device TLS over real sockets, on either transport: mutual TLS is required, only trusted CAs, TLS 1.2+.</summary>
+public abstract class TlsTests : BrokerTestBase
 {
     [Fact]
     public async Task Connect_withTrustedDeviceCertificate_publishesAndReceives()

@@ -3,6 +3,7 @@ using System.IO.Pipelines;
 using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Connections.Features;
@@ -126,6 +127,8 @@ internal sealed class TlsSocketConnection : ConnectionContext, ITlsConnectionFea
             }
         }
 
+        // Pooled: at one message per read, every read that waits for the socket completes here.
+        [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
         async ValueTask<ReadResult> AwaitAsync(ValueTask<ReadResult> read)
         {
             try
@@ -227,6 +230,7 @@ internal sealed class TlsSocketConnection : ConnectionContext, ITlsConnectionFea
             }
         }
 
+        [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
         async ValueTask<FlushResult> AwaitAsync(ValueTask write)
         {
             try

@@ -4,6 +4,7 @@ using System.Net.Security;
 using System.Net.Sockets;
 using System.Security.Authentication;
 using IoTServerless.Broker;
+using IoTServerless.Broker.Mqtt;
 using IoTServerless.Broker.Security;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
@@ -47,30 +48,12 @@ public sealed class FloorServer : IAsyncDisposable
         return new FloorServer(listener, serverCertificate, validator);
     }
 
-    async Task AcceptAsync(CancellationToken cancellationToken)
-    {
-        while (!cancellationToken.IsCancellationRequested)
-        {
-            Socket socket;
-            try
-            {
-                socket = await _listener.AcceptAsync(cancellationToken);
-            }
-            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
-            {
-                return;
-            }
-            catch (SocketException)
-            {
-                continue; // out of file descriptors, a reset before accept: the next one may work
-            }
-            socket.NoDelay = true;
-            _ = ServeAsync(socket, cancellationToken);
-        }
-    }
+    // The broker's own accept loop (MqttTlsListener).
+    Task AcceptAsync(CancellationToken cancellationToken) => MqttTlsListener.AcceptAsync(_listener, ServeAsync, static _ => { }, cancellationToken);
 
     async Task ServeAsync(Socket socket, CancellationToken cancellationToken)
     {
+        socket.NoDelay = true;
         var ssl = new SslStream(new NetworkStream(socket, ownsSocket: true), leaveInnerStreamOpen: false);
         var connection = new FloorConnection(ssl, this);
         try

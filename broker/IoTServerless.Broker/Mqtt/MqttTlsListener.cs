@@ -84,7 +84,14 @@ internal sealed partial class MqttTlsListener(
         }
     }
 
-    async Task AcceptAsync(Socket listener, CancellationToken cancellationToken)
+    Task AcceptAsync(Socket listener, CancellationToken cancellationToken)
+        => AcceptAsync(listener, ServeAsync, error => LogAcceptFailed(error), cancellationToken);
+
+    /// <summary>
+    /// Accepts until cancelled or the listener is closed, starting <paramref name="serve"/> for each
+    /// connection on a pool thread, so that the loop goes on accepting while a handshake runs.
+    /// </summary>
+    internal static async Task AcceptAsync(Socket listener, Func<Socket, CancellationToken, Task> serve, Action<SocketError> acceptFailed, CancellationToken cancellationToken)
     {
         while (!cancellationToken.IsCancellationRequested)
         {
@@ -100,11 +107,10 @@ internal sealed partial class MqttTlsListener(
             catch (SocketException e)
             {
                 // Out of file descriptors, or reset before it was accepted: the next one may work.
-                LogAcceptFailed(e.SocketErrorCode);
+                acceptFailed(e.SocketErrorCode);
                 continue;
             }
-            // The handshake's work starts on a pool thread, so the loop goes on accepting meanwhile.
-            ThreadPool.UnsafeQueueUserWorkItem(static state => _ = state.Listener.ServeAsync(state.Socket, state.Token), (Listener: this, Socket: socket, Token: cancellationToken), preferLocal: false);
+            ThreadPool.UnsafeQueueUserWorkItem(static state => _ = state.Serve(state.Socket, state.Token), (Serve: serve, Socket: socket, Token: cancellationToken), preferLocal: false);
         }
     }
 

@@ -106,7 +106,10 @@ internal sealed class TlsSocketConnection : ConnectionContext, ITlsConnectionFea
         public PipeWriter Output { get; } = output;
     }
 
-    /// <summary>The stream's reader; a failed read (a reset, a bad TLS record) closes the connection.</summary>
+    /// <summary>
+    /// The stream's reader; a failed read (a reset, a bad TLS record) closes the connection. The peer's
+    /// end of the stream (FIN) only ends MQTTnet's read, as on Kestrel: a last PUBACK may still go out.
+    /// </summary>
     sealed class ClosingReader(PipeReader inner, TlsSocketConnection connection) : PipeReader
     {
         public override ValueTask<ReadResult> ReadAsync(CancellationToken cancellationToken = default)
@@ -114,11 +117,7 @@ internal sealed class TlsSocketConnection : ConnectionContext, ITlsConnectionFea
             try
             {
                 var read = inner.ReadAsync(cancellationToken);
-                if (read.IsCompletedSuccessfully)
-                {
-                    return new ValueTask<ReadResult>(Observe(read.Result));
-                }
-                return AwaitAsync(read);
+                return read.IsCompletedSuccessfully ? read : AwaitAsync(read);
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
@@ -133,7 +132,7 @@ internal sealed class TlsSocketConnection : ConnectionContext, ITlsConnectionFea
         {
             try
             {
-                return Observe(await read);
+                return await read;
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
@@ -141,10 +140,6 @@ internal sealed class TlsSocketConnection : ConnectionContext, ITlsConnectionFea
                 throw;
             }
         }
-
-        // The peer's end of the stream (FIN) ends MQTTnet's read, and the connection with it, as on
-        // Kestrel; what is still to be written (a last PUBACK) may go out meanwhile.
-        static ReadResult Observe(ReadResult result) => result;
 
         public override bool TryRead(out ReadResult result) => inner.TryRead(out result);
 

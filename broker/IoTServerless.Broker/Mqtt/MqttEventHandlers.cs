@@ -77,20 +77,22 @@ public sealed class MqttEventHandlers(
                 e.ReasonCode = MqttConnectReasonCode.ClientIdentifierNotValid;
                 return;
             }
-            var admission = await gatekeeper.AdmitAsync(certificate, e.ClientId, e.CancellationToken);
+            // Once per CONNECT: the policies, the refusal's event and the session all name the certificate by it.
+            var certificateId = CertificateFactory.GetCertificateId(certificate);
+            var admission = await gatekeeper.AdmitAsync(certificate, certificateId, e.ClientId, e.CancellationToken);
             if (!admission.IsAdmitted)
             {
                 e.ReasonCode = MqttConnectReasonCode.NotAuthorized;
                 metrics.Denied("connect");
                 var failure = admission.Refusal == ConnectRefusal.ConnectNotAllowed ? ConnectFailureReasons.AuthorizationFailure : ConnectFailureReasons.AuthenticationFailure;
-                await lifecycle.ConnectFailedAsync(_server!, e.ClientId, CertificateFactory.GetCertificateId(certificate), IpOf(e), failure, e.CancellationToken);
+                await lifecycle.ConnectFailedAsync(_server!, e.ClientId, certificateId, IpOf(e), failure, e.CancellationToken);
                 if (admission.Registered is { } registered)
                 {
                     await lifecycle.CertificateRegisteredAsync(_server!, registered, e.CancellationToken);
                 }
                 return;
             }
-            e.SessionItems[SessionKeys.Principal] = CertificateFactory.GetCertificateId(certificate);
+            e.SessionItems[SessionKeys.Principal] = certificateId;
             e.SessionItems[SessionKeys.SessionId] = Guid.NewGuid().ToString();
             e.SessionItems[SessionKeys.IpAddress] = IpOf(e);
             e.SessionItems[SessionKeys.ProtocolVersion] = e.ProtocolVersion;

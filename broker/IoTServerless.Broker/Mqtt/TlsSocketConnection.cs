@@ -31,30 +31,39 @@ internal sealed class TlsSocketConnection : ConnectionContext, ITlsConnectionFea
     readonly Socket _socket;
     readonly SslStream _ssl;
     readonly CancellationTokenSource _closed = new();
+    readonly long _id;
+    string? _connectionId;
+    IDictionary<object, object?>? _items;
     int _aborted;
 
     public TlsSocketConnection(Socket socket, SslStream ssl)
     {
         _socket = socket;
         _ssl = ssl;
-        ConnectionId = "mqtt-" + Interlocked.Increment(ref s_lastId).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        _id = Interlocked.Increment(ref s_lastId);
         LocalEndPoint = socket.LocalEndPoint;
         RemoteEndPoint = socket.RemoteEndPoint;
         ClientCertificate = ssl.RemoteCertificate as X509Certificate2;
-        Features = new FeatureCollection(6);
-        Features.Set<ITlsConnectionFeature>(this);
-        Features.Set<IConnectionIdFeature>(this);
-        Features.Set<IConnectionEndPointFeature>(this);
-        Features.Set<IConnectionLifetimeFeature>(this);
+        Features = new ConnectionFeatures(this);
         var input = new ClosingReader(PipeReader.Create(ssl, new StreamPipeReaderOptions(leaveOpen: true, useZeroByteReads: true)), this);
         Transport = new Duplex(input, new FlushWriter(ssl, this));
     }
 
-    public override string ConnectionId { get; set; }
+    // Made on first use, as the items below: nothing on the MQTT path asks for them, and every idle
+    // connection would hold them.
+    public override string ConnectionId
+    {
+        get => _connectionId ??= "mqtt-" + _id.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        set => _connectionId = value;
+    }
 
     public override IFeatureCollection Features { get; }
 
-    public override IDictionary<object, object?> Items { get; set; } = new ConnectionItems();
+    public override IDictionary<object, object?> Items
+    {
+        get => _items ??= new ConnectionItems();
+        set => _items = value;
+    }
 
     public override IDuplexPipe Transport { get; set; }
 
@@ -98,6 +107,50 @@ internal sealed class TlsSocketConnection : ConnectionContext, ITlsConnectionFea
         Close();
         await _ssl.DisposeAsync(); // the socket is closed: no close_notify is sent, as Kestrel does not
         await base.DisposeAsync();
+    }
+
+    /// <summary>
+    /// The connection's features: the four the connection implements itself, held in no dictionary;
+    /// a feature a middleware sets (or replaces) goes into a collection made on first use.
+    /// </summary>
+    sealed class ConnectionFeatures(TlsSocketConnection connection) : IFeatureCollection
+    {
+        static readonly Type[] Own = [typeof(ITlsConnectionFeature), typeof(IConnectionIdFeature), typeof(IConnectionEndPointFeature), typeof(IConnectionLifetimeFeature)];
+        FeatureCollection? _set;
+
+        public bool IsReadOnly => false;
+
+        public int Revision => _set?.Revision ?? 0;
+
+        public object? this[Type key]
+        {
+            get => _set?[key] ?? (Array.IndexOf(Own, key) >= 0 ? connection : null);
+            set => (_set ??= new FeatureCollection())[key] = value;
+        }
+
+        public TFeature? Get<TFeature>() => (TFeature?)this[typeof(TFeature)];
+
+        public void Set<TFeature>(TFeature? instance) => this[typeof(TFeature)] = instance;
+
+        public IEnumerator<KeyValuePair<Type, object>> GetEnumerator()
+        {
+            foreach (var type in Own)
+            {
+                if (_set?[type] is null)
+                {
+                    yield return new(type, connection);
+                }
+            }
+            if (_set is not null)
+            {
+                foreach (var feature in _set)
+                {
+                    yield return feature;
+                }
+            }
+        }
+
+        System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
     }
 
     sealed class Duplex(PipeReader input, PipeWriter output) : IDuplexPipe

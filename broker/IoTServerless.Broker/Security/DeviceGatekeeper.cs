@@ -19,7 +19,7 @@ public sealed class DeviceGatekeeper(IOptions<BrokerOptions> options, Connection
     /// Resolves and records the connection's authorization. An unregistered certificate of a CA with
     /// auto-registration is registered just in time (PENDING_ACTIVATION) and still refused.
     /// </summary>
-    public async Task<Admission> AdmitAsync(X509Certificate2 certificate, string clientId, CancellationToken cancellationToken)
+    public async Task<Admission> AdmitAsync(X509Certificate2 certificate, string certificateId, string clientId, CancellationToken cancellationToken)
     {
         if (!Enabled)
         {
@@ -27,7 +27,6 @@ public sealed class DeviceGatekeeper(IOptions<BrokerOptions> options, Connection
         }
         var resolver = services.GetRequiredService<DeviceAuthorizationResolver>();
         var directory = services.GetRequiredService<DeviceDirectory>();
-        var certificateId = CertificateFactory.GetCertificateId(certificate);
         var policyCertificate = PolicyCertificate.FromX509(certificate, certificateId);
         DeviceAuthorizationResult result;
         while (true)

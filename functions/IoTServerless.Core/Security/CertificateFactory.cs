@@ -102,5 +102,10 @@ public static class CertificateFactory
     /// The certificate id as AWS IoT Core computes it: the lower-case hex SHA-256 of the DER encoding.
     /// </summary>
     public static string GetCertificateId(X509Certificate2 certificate)
-        => Convert.ToHexStringLower(SHA256.HashData(certificate.RawData));
+    {
+        // RawDataMemory: the DER as the certificate holds it (RawData copies it on every call).
+        Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
+        SHA256.HashData(certificate.RawDataMemory.Span, hash);
+        return Convert.ToHexStringLower(hash);
+    }
 }

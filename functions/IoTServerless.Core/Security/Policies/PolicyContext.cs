@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Security.Cryptography.X509Certificates;
 
 namespace IoTServerless.Core.Security.Policies;
@@ -56,20 +57,41 @@ public sealed record PolicyCertificate(
         ["2.5.4.46"] = "DistinguishedNameQualifier",
     };
 
+    /// <summary>Issuer fields by the issuer's DER name: a fleet has few issuers, and every connection of one shares them.</summary>
+    static readonly ConcurrentDictionary<string, IReadOnlyDictionary<string, string>> IssuerFields = new(StringComparer.Ordinal);
+    const int MaxSharedIssuers = 256;
+
     /// <summary>
     /// The fields of an X.509 certificate. <paramref name="certificateId"/> defaults to AWS's
     /// certificate id: the lowercase hex SHA-256 of the DER encoding.
     /// </summary>
-    public static PolicyCertificate FromX509(X509Certificate2 certificate, string? certificateId = null) => new(
-        certificateId ?? Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(certificate.RawData)),
-        certificate.SerialNumber,
-        Fields(certificate.SubjectName),
-        Fields(certificate.IssuerName));
+    public static PolicyCertificate FromX509(X509Certificate2 certificate, string? certificateId = null)
+    {
+        var issuer = certificate.IssuerName;
+        var issuerKey = Convert.ToBase64String(issuer.RawData);
+        if (!IssuerFields.TryGetValue(issuerKey, out var issuerFields))
+        {
+            issuerFields = Fields(issuer);
+            if (IssuerFields.Count < MaxSharedIssuers)
+            {
+                issuerFields = IssuerFields.GetOrAdd(issuerKey, issuerFields);
+            }
+        }
+        return new(
+            certificateId ?? CertificateFactory.GetCertificateId(certificate),
+            certificate.SerialNumber,
+            Fields(certificate.SubjectName),
+            issuerFields);
+    }
 
+    /// <summary>
+    /// The fields of a distinguished name. The name is parsed from a copy, so a certificate that
+    /// stays in memory as long as its connection does not keep the parsed attributes too.
+    /// </summary>
     public static IReadOnlyDictionary<string, string> Fields(X500DistinguishedName name)
     {
         var fields = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
-        foreach (var rdn in name.EnumerateRelativeDistinguishedNames())
+        foreach (var rdn in new X500DistinguishedName(name.RawData).EnumerateRelativeDistinguishedNames())
         {
             if (rdn.HasMultipleElements)
             {

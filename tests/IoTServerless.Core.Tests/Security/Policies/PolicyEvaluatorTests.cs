@@ -288,6 +288,32 @@ public sealed class PolicyEvaluatorTests
     }
 
     [Fact]
+    public void PolicyCertificate_fromX509_ofTwoDevicesOfOneCa_givesEachItsSubjectAndBothTheCasFields()
+    {
+        using var caKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var caName = "CN=Farm CA " + Guid.NewGuid().ToString("N")[..8] + ", O=Acme Farms";
+        var caRequest = new CertificateRequest(caName, caKey, HashAlgorithmName.SHA256);
+        caRequest.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
+        using var ca = caRequest.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(2));
+        PolicyCertificate Device(string name, byte serial)
+        {
+            using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+            using var certificate = new CertificateRequest($"CN={name}, O=Acme Farms", key, HashAlgorithmName.SHA256)
+                .Create(ca, DateTimeOffset.UtcNow.AddMinutes(-1), DateTimeOffset.UtcNow.AddDays(1), [serial]);
+            return PolicyCertificate.FromX509(certificate);
+        }
+
+        var pump = Device("pump-1", 1);
+        var sensor = Device("soil-1", 2);
+
+        Assert.Equal("pump-1", pump.Subject["CommonName"]);
+        Assert.Equal("soil-1", sensor.Subject["CommonName"]);
+        Assert.Equal(caName[3..caName.IndexOf(',')], pump.Issuer["CommonName"]);
+        Assert.Equal("Acme Farms", sensor.Issuer["Organization"]);
+        Assert.Same(pump.Issuer, sensor.Issuer);
+    }
+
+    [Fact]
     public void ParseShared_ofTheSameStoredText_givesEveryConnectionOneDocument()
     {
         var json = $$"""{"Version":"2012-10-17","Statement":[{{Statement("Allow", "iot:Publish", Arn + "topic/shared-" + Guid.NewGuid().ToString("N"))}}]}""";

@@ -92,10 +92,7 @@ public sealed class MqttEventHandlers(
                 }
                 return;
             }
-            e.SessionItems[SessionKeys.Principal] = certificateId;
-            e.SessionItems[SessionKeys.SessionId] = Guid.NewGuid().ToString();
-            e.SessionItems[SessionKeys.IpAddress] = IpOf(e);
-            e.SessionItems[SessionKeys.ProtocolVersion] = e.ProtocolVersion;
+            new BrokerSession(certificateId, IpOf(e), e.ProtocolVersion).AddTo(e.SessionItems);
             gates.Bind(e.ChannelAdapter.RemoteEndPoint, e.ClientId, e.ProtocolVersion, e.SessionItems);
         }
         catch (Exception ex)
@@ -203,10 +200,11 @@ public sealed class MqttEventHandlers(
     async Task OnClientConnectedAsync(ClientConnectedEventArgs e)
     {
         metrics.Connections.Add(1);
+        var session = BrokerSession.Of(e.SessionItems);
         await lifecycle.ConnectedAsync(_server!, e.ClientId,
-            e.SessionItems[SessionKeys.SessionId] as string,
-            e.SessionItems[SessionKeys.Principal] as string,
-            e.SessionItems[SessionKeys.IpAddress] as string,
+            session?.SessionId.ToString(),
+            session?.Principal,
+            session?.IpAddress,
             CancellationToken.None);
     }
 
@@ -222,9 +220,10 @@ public sealed class MqttEventHandlers(
                 MqttClientDisconnectType.Takeover => DisconnectReasons.DuplicateClientId,
                 _ => DisconnectReasons.ConnectionLost,
             };
+        var session = BrokerSession.Of(e.SessionItems);
         await lifecycle.DisconnectedAsync(_server!, e.ClientId,
-            e.SessionItems?[SessionKeys.SessionId] as string,
-            e.SessionItems?[SessionKeys.Principal] as string,
+            session?.SessionId.ToString(),
+            session?.Principal,
             reason,
             CancellationToken.None);
     }
@@ -285,7 +284,7 @@ public sealed class MqttEventHandlers(
             // MQTT 5 gets PUBACK 0x87; MQTT 3.1.1 has no negative PUBACK, so AWS IoT Core closes the connection.
             metrics.Denied("publish");
             Refuse(e, MqttPubAckReasonCode.NotAuthorized);
-            e.CloseConnection = e.SessionItems[SessionKeys.ProtocolVersion] is not MQTTnet.Formatter.MqttProtocolVersion.V500;
+            e.CloseConnection = BrokerSession.Of(e.SessionItems)?.ProtocolVersion is not MQTTnet.Formatter.MqttProtocolVersion.V500;
             if (e.CloseConnection && OutboundGate.Current is { } shortcutConnection && ReferenceEquals(shortcutConnection.ShortcutMessage, message))
             {
                 shortcutConnection.Abort?.Invoke("Publish not authorized."); // taken by the shortcut, past MQTTnet's loop: close it here
@@ -310,7 +309,7 @@ public sealed class MqttEventHandlers(
             Qos = (int)message.QualityOfServiceLevel,
             Retain = message.Retain,
             ClientId = e.ClientId,
-            Principal = e.SessionItems[SessionKeys.Principal] as string,
+            Principal = BrokerSession.Of(e.SessionItems)?.Principal,
             Timestamp = time.GetUtcNow().ToUnixTimeMilliseconds(),
         };
         if (message.QualityOfServiceLevel == MqttQualityOfServiceLevel.AtMostOnce)

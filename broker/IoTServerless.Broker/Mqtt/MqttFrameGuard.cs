@@ -9,13 +9,15 @@ namespace IoTServerless.Broker.Mqtt;
 /// Checks MQTT frame headers as bytes arrive, before MQTTnet buffers a packet: the first packet must
 /// be CONNECT and no packet may announce more than the configured size. A violation fails the read,
 /// which closes that one connection; nothing is buffered for a packet that would be refused anyway.
+/// A read that fails underneath (a reset, a bad TLS record) aborts the connection at once, so a write
+/// still pending to that peer fails too instead of waiting for MQTTnet to wind the session down.
 /// </summary>
 internal static class MqttFrameGuard
 {
     public static IConnectionBuilder UseMqttFrameGuard(this IConnectionBuilder builder, int maxPacketBytes, BrokerTraffic traffic)
         => builder.Use(next => context =>
         {
-            context.Transport = new GuardedTransport(new GuardedReader(context.Transport.Input, maxPacketBytes, traffic), context.Transport.Output);
+            context.Transport = new GuardedTransport(new GuardedReader(context.Transport.Input, maxPacketBytes, traffic, context), context.Transport.Output);
             return next(context);
         });
 
@@ -31,7 +33,7 @@ internal static class MqttFrameGuard
     /// handed out again and again as packets are consumed one by one, and the walk goes on from the
     /// first frame not yet walked.
     /// </summary>
-    sealed class GuardedReader(PipeReader inner, int maxPacketBytes, BrokerTraffic traffic) : PipeReader
+    sealed class GuardedReader(PipeReader inner, int maxPacketBytes, BrokerTraffic traffic, ConnectionContext connection) : PipeReader
     {
         bool _connectSeen;
         ReadOnlySequence<byte> _last;
@@ -39,7 +41,16 @@ internal static class MqttFrameGuard
 
         public override async ValueTask<ReadResult> ReadAsync(CancellationToken cancellationToken = default)
         {
-            var result = await inner.ReadAsync(cancellationToken);
+            ReadResult result;
+            try
+            {
+                result = await inner.ReadAsync(cancellationToken);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                connection.Abort();
+                throw;
+            }
             Inspect(result.Buffer);
             return result;
         }

@@ -45,7 +45,10 @@ internal sealed class TlsSocketConnection : ConnectionContext, ITlsConnectionFea
         RemoteEndPoint = socket.RemoteEndPoint;
         ClientCertificate = ssl.RemoteCertificate as X509Certificate2;
         Features = new ConnectionFeatures(this);
-        var input = new ClosingReader(PipeReader.Create(ssl, new StreamPipeReaderOptions(leaveOpen: true, useZeroByteReads: true)), this);
+        // A failed read aborts the connection in the frame guard, the first middleware on every MQTT
+        // connection (MqttFrameGuard): no layer of its own here, and no state machine held by each idle read.
+        // The peer's end of the stream (FIN) only ends MQTTnet's read, as on Kestrel: a last PUBACK may still go out.
+        var input = PipeReader.Create(ssl, new StreamPipeReaderOptions(leaveOpen: true, useZeroByteReads: true));
         Transport = new Duplex(input, new FlushWriter(ssl, this));
     }
 
@@ -157,52 +160,6 @@ internal sealed class TlsSocketConnection : ConnectionContext, ITlsConnectionFea
     {
         public PipeReader Input { get; } = input;
         public PipeWriter Output { get; } = output;
-    }
-
-    /// <summary>
-    /// The stream's reader; a failed read (a reset, a bad TLS record) closes the connection. The peer's
-    /// end of the stream (FIN) only ends MQTTnet's read, as on Kestrel: a last PUBACK may still go out.
-    /// </summary>
-    sealed class ClosingReader(PipeReader inner, TlsSocketConnection connection) : PipeReader
-    {
-        public override ValueTask<ReadResult> ReadAsync(CancellationToken cancellationToken = default)
-        {
-            try
-            {
-                var read = inner.ReadAsync(cancellationToken);
-                return read.IsCompletedSuccessfully ? read : AwaitAsync(read);
-            }
-            catch (Exception e) when (e is not OperationCanceledException)
-            {
-                connection.Close();
-                throw;
-            }
-        }
-
-        // Pooled: at one message per read, every read that waits for the socket completes here.
-        [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-        async ValueTask<ReadResult> AwaitAsync(ValueTask<ReadResult> read)
-        {
-            try
-            {
-                return await read;
-            }
-            catch (Exception e) when (e is not OperationCanceledException)
-            {
-                connection.Close();
-                throw;
-            }
-        }
-
-        public override bool TryRead(out ReadResult result) => inner.TryRead(out result);
-
-        public override void AdvanceTo(SequencePosition consumed) => inner.AdvanceTo(consumed);
-
-        public override void AdvanceTo(SequencePosition consumed, SequencePosition examined) => inner.AdvanceTo(consumed, examined);
-
-        public override void CancelPendingRead() => inner.CancelPendingRead();
-
-        public override void Complete(Exception? exception = null) => inner.Complete(exception);
     }
 
     /// <summary>

@@ -17,15 +17,9 @@ internal static class MqttFrameGuard
     public static IConnectionBuilder UseMqttFrameGuard(this IConnectionBuilder builder, int maxPacketBytes, BrokerTraffic traffic)
         => builder.Use(next => context =>
         {
-            context.Transport = new GuardedTransport(new GuardedReader(context.Transport.Input, maxPacketBytes, traffic, context), context.Transport.Output);
+            context.Transport = new DuplexPipe(new GuardedReader(context.Transport.Input, maxPacketBytes, traffic, context), context.Transport.Output);
             return next(context);
         });
-
-    sealed class GuardedTransport(PipeReader input, PipeWriter output) : IDuplexPipe
-    {
-        public PipeReader Input { get; } = input;
-        public PipeWriter Output { get; } = output;
-    }
 
     /// <summary>
     /// MQTTnet consumes whole packets only, so every buffer it is handed starts on a frame boundary;

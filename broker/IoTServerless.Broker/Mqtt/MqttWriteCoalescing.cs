@@ -41,7 +41,7 @@ internal static class MqttWriteCoalescing
             };
             var pump = PumpAsync(pipe.Reader, transport.Output, traffic, gate, context);
             gates.Opened(gate);
-            context.Transport = new CoalescedTransport(shortcut?.Wrap(transport.Input, gate) ?? transport.Input, pipe.Writer);
+            context.Transport = new DuplexPipe(shortcut?.Wrap(transport.Input, gate) ?? transport.Input, pipe.Writer);
             OutboundGate.Current = gate; // flows into MQTTnet's receive loop for this connection
             try
             {
@@ -281,11 +281,5 @@ internal static class MqttWriteCoalescing
                 System.Threading.ThreadPool.UnsafeQueueUserWorkItem(action, state, preferLocal: false);
             }
         }
-    }
-
-    sealed class CoalescedTransport(PipeReader input, PipeWriter output) : IDuplexPipe
-    {
-        public PipeReader Input { get; } = input;
-        public PipeWriter Output { get; } = output;
     }
 }

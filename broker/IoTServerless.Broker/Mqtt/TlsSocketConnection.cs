@@ -49,7 +49,7 @@ internal sealed class TlsSocketConnection : ConnectionContext, ITlsConnectionFea
         // connection (MqttFrameGuard): no layer of its own here, and no state machine held by each idle read.
         // The peer's end of the stream (FIN) only ends MQTTnet's read, as on Kestrel: a last PUBACK may still go out.
         var input = PipeReader.Create(ssl, new StreamPipeReaderOptions(leaveOpen: true, useZeroByteReads: true));
-        Transport = new Duplex(input, new FlushWriter(ssl, this));
+        Transport = new DuplexPipe(input, new FlushWriter(ssl, this));
     }
 
     // Made on first use, as the items below: nothing on the MQTT path asks for them, and every idle
@@ -154,12 +154,6 @@ internal sealed class TlsSocketConnection : ConnectionContext, ITlsConnectionFea
         }
 
         System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
-    }
-
-    sealed class Duplex(PipeReader input, PipeWriter output) : IDuplexPipe
-    {
-        public PipeReader Input { get; } = input;
-        public PipeWriter Output { get; } = output;
     }
 
     /// <summary>

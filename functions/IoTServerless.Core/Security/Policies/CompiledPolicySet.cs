@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
 
 namespace IoTServerless.Core.Security.Policies;
@@ -37,23 +38,13 @@ public sealed record AuthorizationExplanation(AuthorizationDecision Decision, IR
 /// Resources are matched on their part after <c>arn:aws:iot:{region}:{account}:</c>: the region
 /// and account of policy ARNs and of checked resources are not compared (one platform, one account).
 /// </summary>
+/// <remarks>
+/// What does not depend on the connection is compiled once per set of documents (<see cref="Plan"/>)
+/// and shared by every connection with the same policies: a fleet of devices with one policy set
+/// compiles only its statements with policy variables or conditions per connection, and holds only those.
+/// </remarks>
 public sealed class CompiledPolicySet
 {
-    readonly CompiledStatement[][] _deny;
-    readonly CompiledStatement[][] _allow;
-
-    CompiledPolicySet(IReadOnlyList<string> policyNames, CompiledStatement[][] deny, CompiledStatement[][] allow)
-    {
-        PolicyNames = policyNames;
-        _deny = deny;
-        _allow = allow;
-    }
-
-    public static readonly CompiledPolicySet Empty = Compile([], PolicyContext.Empty);
-
-    /// <summary>The names of the compiled policies, in the order given.</summary>
-    public IReadOnlyList<string> PolicyNames { get; }
-
     /// <summary>
     /// Statements that depend on nothing about the connection (no condition, no policy variable)
     /// compile to the same thing for every connection: compiled once per parsed statement and shared
@@ -61,57 +52,79 @@ public sealed class CompiledPolicySet
     /// </summary>
     static readonly ConditionalWeakTable<PolicyStatement, CompiledStatement> s_shared = new();
 
-    public static CompiledPolicySet Compile(IEnumerable<NamedPolicyDocument> policies, PolicyContext context)
+    /// <summary>Plans by the documents they were made from (names and parsed documents, by reference).</summary>
+    static readonly ConcurrentDictionary<PlanKey, Plan> s_plans = new();
+    const int MaxPlans = 4096;
+
+    readonly Plan _plan;
+    readonly Own[] _own;
+    readonly ulong _ownDeny;
+    readonly ulong _ownAllow;
+
+    CompiledPolicySet(Plan plan, Own[] own)
     {
-        var count = PolicyActions.All.Count;
-        var deny = new List<CompiledStatement>?[count];
-        var allow = new List<CompiledStatement>?[count];
-        var names = new List<string>();
-        foreach (var policy in policies)
+        _plan = plan;
+        _own = own;
+        foreach (var statement in own)
         {
-            names.Add(policy.PolicyName);
-            var statements = policy.Document.Statements;
-            for (var i = 0; i < statements.Count; i++)
+            if (statement.Effect == PolicyEffect.Deny)
             {
-                if (CompileOrShare(policy.PolicyName, i, statements[i], context) is not { } compiled)
-                {
-                    continue;
-                }
-                var mask = statements[i].NotAction ? ~statements[i].ActionMask & PolicyActions.AllMask : statements[i].ActionMask;
-                var target = statements[i].Effect == PolicyEffect.Deny ? deny : allow;
-                for (var a = 0; a < count; a++)
-                {
-                    if ((mask & (1UL << a)) != 0)
-                    {
-                        (target[a] ??= []).Add(compiled);
-                    }
-                }
+                _ownDeny |= statement.Mask;
+            }
+            else
+            {
+                _ownAllow |= statement.Mask;
             }
         }
-        return new CompiledPolicySet(names, ToArrays(deny), ToArrays(allow));
     }
 
-    static CompiledStatement[][] ToArrays(List<CompiledStatement>?[] lists)
+    public static readonly CompiledPolicySet Empty = Compile([], PolicyContext.Empty);
+
+    /// <summary>The names of the compiled policies, in the order given.</summary>
+    public IReadOnlyList<string> PolicyNames => _plan.PolicyNames;
+
+    public static CompiledPolicySet Compile(IEnumerable<NamedPolicyDocument> policies, PolicyContext context)
     {
-        var arrays = new CompiledStatement[lists.Length][];
-        for (var a = 0; a < lists.Length; a++)
+        var plan = PlanFor(policies as IReadOnlyList<NamedPolicyDocument> ?? [.. policies]);
+        if (plan.ContextDependent.Length == 0)
         {
-            arrays[a] = lists[a] is { } list ? [.. list] : [];
+            return plan.SharedSet;
         }
-        return arrays;
+        var own = new List<Own>(plan.ContextDependent.Length);
+        foreach (var dependent in plan.ContextDependent)
+        {
+            if (CompiledStatement.Compile(dependent.PolicyName, dependent.Index, dependent.Statement, context) is { } compiled)
+            {
+                own.Add(new Own(compiled, dependent.Ordinal, dependent.Mask, dependent.Statement.Effect));
+            }
+        }
+        return own.Count == 0 ? plan.SharedSet : new CompiledPolicySet(plan, [.. own]);
     }
 
-    static CompiledStatement? CompileOrShare(string policyName, int index, PolicyStatement statement, PolicyContext context)
+    static Plan PlanFor(IReadOnlyList<NamedPolicyDocument> policies)
     {
-        if (statement.Conditions.Count > 0 || statement.Resources.Any(r => r.Pattern.HasVariables))
+        if (s_plans.TryGetValue(new PlanKey(policies), out var plan))
         {
-            return CompiledStatement.Compile(policyName, index, statement, context);
+            return plan;
         }
+        plan = new Plan([.. policies]);
+        if (s_plans.Count >= MaxPlans)
+        {
+            s_plans.Clear(); // policy sets changed a lot: start over rather than keep every old one
+        }
+        return s_plans.GetOrAdd(new PlanKey(plan.Policies), plan);
+    }
+
+    static ulong MaskOf(PolicyStatement statement)
+        => statement.NotAction ? ~statement.ActionMask & PolicyActions.AllMask : statement.ActionMask;
+
+    static CompiledStatement? CompileOrShare(string policyName, int index, PolicyStatement statement)
+    {
         if (s_shared.TryGetValue(statement, out var shared) && shared.PolicyName == policyName && shared.StatementIndex == index)
         {
             return shared;
         }
-        var compiled = CompiledStatement.Compile(policyName, index, statement, context);
+        var compiled = CompiledStatement.Compile(policyName, index, statement, PolicyContext.Empty);
         if (compiled is not null)
         {
             s_shared.AddOrUpdate(statement, compiled);
@@ -122,25 +135,59 @@ public sealed class CompiledPolicySet
     /// <summary>
     /// Deny by default; an Allow grants; any matching Deny wins. <paramref name="resource"/> is an
     /// ARN (<c>arn:aws:iot:{region}:{account}:topic/a/b</c>) or its resource part (<c>topic/a/b</c>).
+    /// The first matching statement in document order is the one reported.
     /// </summary>
     public AuthorizationDecision Authorize(PolicyAction action, ReadOnlySpan<char> resource)
     {
         var name = ResourcePart(resource);
-        foreach (var statement in _deny[(int)action])
+        var bit = 1UL << (int)action;
+        if (FirstMatch(_plan.Deny[(int)action], (_ownDeny & bit) != 0 ? _own : null, bit, PolicyEffect.Deny, name) is { } deny)
         {
-            if (statement.Matches(name))
-            {
-                return new AuthorizationDecision(AuthorizationOutcome.ExplicitDeny, statement.PolicyName, statement.StatementIndex, statement.Sid);
-            }
+            return new AuthorizationDecision(AuthorizationOutcome.ExplicitDeny, deny.PolicyName, deny.StatementIndex, deny.Sid);
         }
-        foreach (var statement in _allow[(int)action])
+        if (FirstMatch(_plan.Allow[(int)action], (_ownAllow & bit) != 0 ? _own : null, bit, PolicyEffect.Allow, name) is { } allow)
         {
-            if (statement.Matches(name))
-            {
-                return new AuthorizationDecision(AuthorizationOutcome.Allowed, statement.PolicyName, statement.StatementIndex, statement.Sid);
-            }
+            return new AuthorizationDecision(AuthorizationOutcome.Allowed, allow.PolicyName, allow.StatementIndex, allow.Sid);
         }
         return AuthorizationDecision.ImplicitDeny;
+    }
+
+    /// <summary>
+    /// The first statement that matches, in document order: the shared ones for the action and, when
+    /// <paramref name="own"/> is given, this connection's own ones that have the action and effect, merged.
+    /// </summary>
+    static CompiledStatement? FirstMatch(Shared[] shared, Own[]? own, ulong bit, PolicyEffect effect, ReadOnlySpan<char> name)
+    {
+        var i = 0;
+        if (own is not null)
+        {
+            foreach (var statement in own)
+            {
+                if (statement.Effect != effect || (statement.Mask & bit) == 0)
+                {
+                    continue;
+                }
+                for (; i < shared.Length && shared[i].Ordinal < statement.Ordinal; i++)
+                {
+                    if (shared[i].Statement.Matches(name))
+                    {
+                        return shared[i].Statement;
+                    }
+                }
+                if (statement.Statement.Matches(name))
+                {
+                    return statement.Statement;
+                }
+            }
+        }
+        for (; i < shared.Length; i++)
+        {
+            if (shared[i].Statement.Matches(name))
+            {
+                return shared[i].Statement;
+            }
+        }
+        return null;
     }
 
     /// <summary>Checks <c>{resourceType}/{resourceName}</c> (e.g. "topic", "a/b") without building the string on the heap.</summary>
@@ -158,13 +205,38 @@ public sealed class CompiledPolicySet
     public AuthorizationDecision Authorize(string action, string resource)
         => PolicyActions.TryParse(action, out var a) ? Authorize(a, resource.AsSpan()) : AuthorizationDecision.ImplicitDeny;
 
-    /// <summary>The decision and every Allow and Deny statement that matched.</summary>
+    /// <summary>The decision and every Allow and Deny statement that matched, in document order.</summary>
     public AuthorizationExplanation Explain(PolicyAction action, string resource)
     {
         var name = ResourcePart(resource).ToString();
-        var denying = _deny[(int)action].Where(s => s.Matches(name)).Select(s => new MatchedStatement(s.PolicyName, s.StatementIndex, s.Sid, PolicyEffect.Deny)).ToList();
-        var allowing = _allow[(int)action].Where(s => s.Matches(name)).Select(s => new MatchedStatement(s.PolicyName, s.StatementIndex, s.Sid, PolicyEffect.Allow)).ToList();
-        return new AuthorizationExplanation(Authorize(action, resource.AsSpan()), allowing, denying);
+        var bit = 1UL << (int)action;
+        var matched = new List<(int Ordinal, MatchedStatement Statement)>();
+        void Check(CompiledStatement statement, int ordinal, PolicyEffect effect)
+        {
+            if (statement.Matches(name))
+            {
+                matched.Add((ordinal, new MatchedStatement(statement.PolicyName, statement.StatementIndex, statement.Sid, effect)));
+            }
+        }
+        foreach (var shared in _plan.Deny[(int)action])
+        {
+            Check(shared.Statement, shared.Ordinal, PolicyEffect.Deny);
+        }
+        foreach (var shared in _plan.Allow[(int)action])
+        {
+            Check(shared.Statement, shared.Ordinal, PolicyEffect.Allow);
+        }
+        foreach (var own in _own)
+        {
+            if ((own.Mask & bit) != 0)
+            {
+                Check(own.Statement, own.Ordinal, own.Effect);
+            }
+        }
+        matched.Sort((x, y) => x.Ordinal.CompareTo(y.Ordinal));
+        return new AuthorizationExplanation(Authorize(action, resource.AsSpan()),
+            [.. matched.Where(m => m.Statement.Effect == PolicyEffect.Allow).Select(m => m.Statement)],
+            [.. matched.Where(m => m.Statement.Effect == PolicyEffect.Deny).Select(m => m.Statement)]);
     }
 
     /// <summary>The part after <c>arn:{partition}:{service}:{region}:{account}:</c>; the input itself when it is not an ARN.</summary>
@@ -248,6 +320,122 @@ public sealed class CompiledPolicySet
                 NotResource = statement.NotResource,
                 Resources = [.. resources],
             };
+        }
+    }
+
+    /// <summary>A shared statement in a plan, with its place in document order (across all the policies).</summary>
+    readonly record struct Shared(CompiledStatement Statement, int Ordinal);
+
+    /// <summary>A statement compiled for this connection, with its place in document order, actions and effect.</summary>
+    readonly record struct Own(CompiledStatement Statement, int Ordinal, ulong Mask, PolicyEffect Effect);
+
+    /// <summary>A statement a plan leaves to each connection: it has a condition or a policy variable.</summary>
+    sealed record Dependent(string PolicyName, int Index, PolicyStatement Statement, int Ordinal, ulong Mask);
+
+    /// <summary>
+    /// One set of documents compiled as far as it goes without a connection: the shared statements by
+    /// action and effect, in document order, and the statements each connection compiles itself.
+    /// </summary>
+    sealed class Plan
+    {
+        public Plan(NamedPolicyDocument[] policies)
+        {
+            Policies = policies;
+            PolicyNames = [.. policies.Select(p => p.PolicyName)];
+            var count = PolicyActions.All.Count;
+            var deny = new List<Shared>?[count];
+            var allow = new List<Shared>?[count];
+            var dependent = new List<Dependent>();
+            var ordinal = 0;
+            foreach (var policy in policies)
+            {
+                var statements = policy.Document.Statements;
+                for (var i = 0; i < statements.Count; i++, ordinal++)
+                {
+                    var statement = statements[i];
+                    var mask = MaskOf(statement);
+                    if (statement.Conditions.Count > 0 || statement.Resources.Any(r => r.Pattern.HasVariables))
+                    {
+                        dependent.Add(new Dependent(policy.PolicyName, i, statement, ordinal, mask));
+                        continue;
+                    }
+                    if (CompileOrShare(policy.PolicyName, i, statement) is not { } compiled)
+                    {
+                        continue;
+                    }
+                    var target = statement.Effect == PolicyEffect.Deny ? deny : allow;
+                    for (var a = 0; a < count; a++)
+                    {
+                        if ((mask & (1UL << a)) != 0)
+                        {
+                            (target[a] ??= []).Add(new Shared(compiled, ordinal));
+                        }
+                    }
+                }
+            }
+            Deny = ToArrays(deny);
+            Allow = ToArrays(allow);
+            ContextDependent = [.. dependent];
+            SharedSet = new CompiledPolicySet(this, []);
+        }
+
+        public NamedPolicyDocument[] Policies { get; }
+
+        public IReadOnlyList<string> PolicyNames { get; }
+
+        public Shared[][] Deny { get; }
+
+        public Shared[][] Allow { get; }
+
+        public Dependent[] ContextDependent { get; }
+
+        /// <summary>The set every connection gets when none of its statements depends on the connection.</summary>
+        public CompiledPolicySet SharedSet { get; }
+
+        static Shared[][] ToArrays(List<Shared>?[] lists)
+        {
+            var arrays = new Shared[lists.Length][];
+            for (var a = 0; a < lists.Length; a++)
+            {
+                arrays[a] = lists[a] is { } list ? [.. list] : [];
+            }
+            return arrays;
+        }
+    }
+
+    /// <summary>The documents of a plan: their names, and the parsed documents by reference (they are immutable).</summary>
+    readonly struct PlanKey(IReadOnlyList<NamedPolicyDocument> policies) : IEquatable<PlanKey>
+    {
+        public IReadOnlyList<NamedPolicyDocument> Policies { get; } = policies;
+
+        public bool Equals(PlanKey other)
+        {
+            if (Policies.Count != other.Policies.Count)
+            {
+                return false;
+            }
+            for (var i = 0; i < Policies.Count; i++)
+            {
+                if (!ReferenceEquals(Policies[i].Document, other.Policies[i].Document)
+                    || !string.Equals(Policies[i].PolicyName, other.Policies[i].PolicyName, StringComparison.Ordinal))
+                {
+                    return false;
+                }
+            }
+            return true;
+        }
+
+        public override bool Equals(object? obj) => obj is PlanKey other && Equals(other);
+
+        public override int GetHashCode()
+        {
+            var hash = new HashCode();
+            foreach (var policy in Policies)
+            {
+                hash.Add(policy.PolicyName, StringComparer.Ordinal);
+                hash.Add(RuntimeHelpers.GetHashCode(policy.Document));
+            }
+            return hash.ToHashCode();
         }
     }
 }

@@ -33,12 +33,39 @@ public sealed record PolicyThing(string ThingName, string? ThingTypeName = null,
 /// SerialNumber, Title, Surname, GivenName, Initials, Pseudonym, GenerationQualifier,
 /// DistinguishedNameQualifier (a repeated field keeps its first value).
 /// </summary>
-public sealed record PolicyCertificate(
-    string? CertificateId,
-    string? SerialNumber,
-    IReadOnlyDictionary<string, string> Subject,
-    IReadOnlyDictionary<string, string> Issuer)
+public sealed class PolicyCertificate
 {
+    readonly byte[]? _subjectName;
+    IReadOnlyDictionary<string, string>? _subject;
+
+    public PolicyCertificate(string? certificateId, string? serialNumber, IReadOnlyDictionary<string, string> subject, IReadOnlyDictionary<string, string> issuer)
+    {
+        CertificateId = certificateId;
+        SerialNumber = serialNumber;
+        _subject = subject;
+        Issuer = issuer;
+    }
+
+    PolicyCertificate(string? certificateId, string? serialNumber, byte[] subjectName, IReadOnlyDictionary<string, string> issuer)
+    {
+        CertificateId = certificateId;
+        SerialNumber = serialNumber;
+        _subjectName = subjectName;
+        Issuer = issuer;
+    }
+
+    public string? CertificateId { get; }
+
+    public string? SerialNumber { get; }
+
+    /// <summary>
+    /// The subject's fields. Of a certificate read with <see cref="FromX509"/>, parsed on first use:
+    /// most policies never name one, and a connection then holds only the encoded name.
+    /// </summary>
+    public IReadOnlyDictionary<string, string> Subject => _subject ??= Fields(new X500DistinguishedName(_subjectName!));
+
+    public IReadOnlyDictionary<string, string> Issuer { get; }
+
     static readonly Dictionary<string, string> FieldByOid = new(StringComparer.Ordinal)
     {
         ["2.5.4.3"] = "CommonName",
@@ -80,7 +107,7 @@ public sealed record PolicyCertificate(
         return new(
             certificateId ?? CertificateFactory.GetCertificateId(certificate),
             certificate.SerialNumber,
-            Fields(certificate.SubjectName),
+            certificate.SubjectName.RawData,
             issuerFields);
     }
 

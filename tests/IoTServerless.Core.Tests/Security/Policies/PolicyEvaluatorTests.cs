@@ -343,4 +343,50 @@ public sealed class PolicyEvaluatorTests
         Assert.Equal("device", first.Authorize(PolicyAction.Publish, "topic/fleet/a").PolicyName);
         Assert.Equal("fleet", underAnotherName.Authorize(PolicyAction.Publish, "topic/fleet/a").PolicyName);
     }
+
+    [Fact]
+    public void Authorize_withStatementsSharedAndPerConnection_reportsTheFirstMatchInDocumentOrder()
+    {
+        // Statements with a policy variable are compiled per connection, the others once for everyone:
+        // the decision still names the first matching statement of the document, as AWS IoT's does.
+        var set = Compile(Device,
+            Statement("Deny", "iot:Publish", Arn + "topic/${iot:ClientId}/admin"),
+            Statement("Deny", "iot:Publish", Arn + "topic/*/admin"),
+            Statement("Allow", "iot:Publish", Arn + "topic/*"),
+            Statement("Allow", "[\"iot:Publish\",\"iot:Receive\"]", Arn + "topic/${iot:ClientId}/*"));
+
+        Assert.Equal(0, set.Authorize(PolicyAction.Publish, "topic/sensor-1/admin").StatementIndex);
+        Assert.Equal(1, set.Authorize(PolicyAction.Publish, "topic/sensor-2/admin").StatementIndex);
+        Assert.Equal(2, set.Authorize(PolicyAction.Publish, "topic/sensor-1/data").StatementIndex);
+        Assert.Equal(3, set.Authorize(PolicyAction.Receive, "topic/sensor-1/data").StatementIndex);
+        Assert.Equal(AuthorizationOutcome.ImplicitDeny, set.Authorize(PolicyAction.Receive, "topic/sensor-2/data").Outcome);
+        var explanation = set.Explain(PolicyAction.Publish, "topic/sensor-1/admin");
+        Assert.Equal([0, 1], explanation.Denying.Select(m => m.StatementIndex));
+        Assert.Equal([2, 3], explanation.Allowing.Select(m => m.StatementIndex));
+    }
+
+    [Fact]
+    public void Compile_ofPoliciesThatDependOnNothingAboutTheConnection_givesEveryConnectionOneSet()
+    {
+        var document = PolicyDocument.ParseShared($$"""{"Version":"2012-10-17","Statement":[{{Statement("Allow", "iot:Publish", Arn + "topic/fleet-" + Guid.NewGuid().ToString("N") + "/*")}}]}""");
+
+        var first = CompiledPolicySet.Compile([new NamedPolicyDocument("fleet", document)], Device);
+        var second = CompiledPolicySet.Compile([new NamedPolicyDocument("fleet", document)], Device with { ClientId = "sensor-2", Thing = null });
+
+        Assert.Same(first, second);
+    }
+
+    [Fact]
+    public void Compile_afterAPolicyIsReplacedUnderItsName_decidesByTheNewDocument()
+    {
+        var suffix = Guid.NewGuid().ToString("N");
+        PolicyDocument Version(string topic) => PolicyDocument.ParseShared(
+            $$"""{"Version":"2012-10-17","Statement":[{{Statement("Allow", "iot:Publish", Arn + "topic/" + topic + suffix)}}]}""");
+        var before = CompiledPolicySet.Compile([new NamedPolicyDocument("device", Version("old"))], Device);
+        var after = CompiledPolicySet.Compile([new NamedPolicyDocument("device", Version("new"))], Device);
+
+        Assert.True(Allowed(before, PolicyAction.Publish, "topic/old" + suffix));
+        Assert.False(Allowed(after, PolicyAction.Publish, "topic/old" + suffix));
+        Assert.True(Allowed(after, PolicyAction.Publish, "topic/new" + suffix));
+    }
 }

@@ -6,6 +6,9 @@
 # Prints medians and ratios against mosquitto measured in the same run.
 # usage: scripts/bench-broker.sh [RUNS=3] [CASES...]   (the latency case runs at least LATENCY_RUNS=8 times)
 #   cases: fanin-q0-e2e fanin-q1-e2e fanin-q1-e2e-w1 fanin-q0-flood fanin-q1-flood latency conns-tls (default: all)
+#   and fanin-q0-e2e-subs: fanin-q0-e2e with SUBSCRIBERS (default 2,000) idle TLS connections open, each
+#   subscribed to two topics of its own (benchmarks/IoTServerless.BenchSubscribers): what a fleet of
+#   subscribed devices costs a broker per message it dispatches (not in the default set).
 #   targets (TARGETS=...): mosquitto; mqttnet (the bare MQTTnet 5.2 server in ../shared/bench);
 #   iot-sink-off (authorization off, nothing forwarded); iot-sink-on (authorization off, every message
 #   forwarded to the function app); iot-authz (authorization on with a realistic policy set on the bench
@@ -62,6 +65,10 @@ FLOOR_DIR=$LOCAL/bench/tls-floor
 if [[ " ${TARGETS[*]} " == *" tls-floor "* ]]; then
   dotnet publish benchmarks/IoTServerless.TlsFloor -c Release -r linux-x64 --self-contained false -p:PublishReadyToRun=true \
     -o "$FLOOR_DIR" -nologo -v q -clp:ErrorsOnly || exit 1
+fi
+SUBS_DIR=$LOCAL/bench/subscribers
+if [[ " ${CASES[*]} " == *-subs* ]]; then
+  dotnet publish benchmarks/IoTServerless.BenchSubscribers -c Release -nologo -v q -clp:ErrorsOnly -o "$SUBS_DIR" || exit 1
 fi
 dotnet build functions/IoTServerless.Functions -c Release -nologo -v q -clp:ErrorsOnly || exit 1
 install_azurite
@@ -144,7 +151,7 @@ cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
 wait_idle() { local t0 t1; for _ in $(seq 20); do t0=$(cpu_ticks "$1"); sleep 0.5; t1=$(cpu_ticks "$1"); [ $((t1 - t0)) -le 2 ] && return 0; done; }
 args_of() {
   case $1 in
-    fanin-q0-e2e)    echo "fanin --publishers 20 --subscribers 1 --qos 0 --flow e2e --inflight 32 --duration 10 --warmup $WARMUP" ;;
+    fanin-q0-e2e|fanin-q0-e2e-subs) echo "fanin --publishers 20 --subscribers 1 --qos 0 --flow e2e --inflight 32 --duration 10 --warmup $WARMUP" ;;
     fanin-q1-e2e)    echo "fanin --publishers 20 --subscribers 1 --qos 1 --flow e2e --inflight 32 --duration 10 --warmup $WARMUP" ;;
     fanin-q1-e2e-w1) echo "fanin --publishers 20 --subscribers 1 --qos 1 --flow e2e --inflight 1 --duration 10 --warmup $WARMUP" ;;
     fanin-q0-flood)  echo "fanin --publishers 20 --subscribers 1 --qos 0 --flow open --duration 10 --warmup $WARMUP" ;;
@@ -164,6 +171,16 @@ for c in "${CASES[@]}"; do
       pid=$(start_target "$t") || continue
       wait_idle "$pid"
       log="$LOCAL/logs/bench-$c-$t-$r.log"
+      subs_pid=""
+      if [[ $c == *-subs ]]; then
+        # The idle subscribed fleet, connected and subscribed before the run starts.
+        (cd "$SUBS_DIR" && exec dotnet IoTServerless.BenchSubscribers.dll --port "$(port_of "$t")" --count "${SUBSCRIBERS:-2000}" \
+          --ca $CERTS/ca.crt --cert $CERTS/client.crt --key $CERTS/client.key) > "$LOCAL/logs/bench-subscribers.log" 2>&1 &
+        subs_pid=$!
+        for _ in $(seq 600); do grep -q '^READY' "$LOCAL/logs/bench-subscribers.log" && break; kill -0 $subs_pid 2>/dev/null || break; sleep 0.2; done
+        echo "   subscribers: $(grep '^READY' "$LOCAL/logs/bench-subscribers.log" || echo 'not ready')" >&2
+        wait_idle "$pid"
+      fi
       echo "== $c run $r/$runs on $t (pid $pid)" >&2
       # shellcheck disable=SC2046
       timeout 300 "$LG" $(args_of "$c") --tls --ca $CERTS/ca.crt --cert $CERTS/client.crt --key $CERTS/client.key \
@@ -182,6 +199,7 @@ for c in "${CASES[@]}"; do
         echo "   run failed, see $log" >&2
         echo "{\"label\":\"$t\",\"case\":\"$c\",\"run\":$r,\"failed\":true}" >> "$OUT"
       fi
+      [ -n "$subs_pid" ] && stop_pid "$subs_pid"
       stop_pid "$pid"; sleep 2 # let the port and the CPU settle before the next target
     done
   done

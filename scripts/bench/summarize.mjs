@@ -7,6 +7,7 @@ const median = (xs) => { const v = xs.filter((x) => x != null && !Number.isNaN(x
 const usPerMsg = (r) => (r.recvPerSec ? (r.brokerCpuPct / 100 / r.recvPerSec) * 1e6 : null);
 const metrics = {
   "fanin-q0-e2e": [["recv msg/s", (r) => r.recvPerSec], ["dropped", (r) => r.dropped], ["broker CPU us/msg", usPerMsg]],
+  "fanin-q0-e2e-subs": [["recv msg/s", (r) => r.recvPerSec], ["dropped", (r) => r.dropped], ["broker CPU us/msg", usPerMsg], ["broker RSS MB", (r) => r.brokerRssMb]],
   "fanin-q1-e2e": [["recv msg/s", (r) => r.recvPerSec], ["lost", (r) => r.lost], ["broker CPU us/msg", usPerMsg]],
   "fanin-q1-e2e-w1": [["recv msg/s", (r) => r.recvPerSec], ["lost", (r) => r.lost], ["broker CPU us/msg", usPerMsg]],
   "fanin-q0-flood": [["delivered msg/s", (r) => r.recvPerSec], ["dropped", (r) => r.dropped], ["broker CPU us/msg", usPerMsg], ["broker RSS MB", (r) => r.brokerRssMb]],

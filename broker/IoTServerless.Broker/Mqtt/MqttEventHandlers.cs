@@ -12,6 +12,7 @@ using Microsoft.Extensions.Options;
 using MQTTnet;
 using MQTTnet.Protocol;
 using MQTTnet.Server;
+using MQTTnet.Server.Internal;
 
 namespace IoTServerless.Broker.Mqtt;
 
@@ -26,8 +27,10 @@ public sealed class MqttEventHandlers(
     DeviceGatekeeper gatekeeper,
     OutboundGates gates,
     PublishShortcut shortcut,
+    SubscriberIndex subscribers,
     IOptions<BrokerOptions> options,
     BrokerMetrics metrics,
+    BrokerTraffic traffic,
     TimeProvider time,
     ILogger<MqttEventHandlers> logger)
 {
@@ -42,8 +45,11 @@ public sealed class MqttEventHandlers(
     public void Attach(MqttServer server, IdentityChangeWatcher? watcher)
     {
         _server = server;
-        shortcut.Attach(server, options.Value.Mqtt.DirectQos1);
+        shortcut.Attach(server, options.Value.Mqtt.DirectQos1, _directDelivery ? this : null);
         server.ValidatingConnectionAsync += OnValidatingConnectionAsync;
+        server.ClientSubscribedTopicAsync += OnClientSubscribedTopicAsync;
+        server.ClientUnsubscribedTopicAsync += OnClientUnsubscribedTopicAsync;
+        server.SessionDeletedAsync += OnSessionDeletedAsync;
         server.ClientConnectedAsync += OnClientConnectedAsync;
         server.ClientDisconnectedAsync += OnClientDisconnectedAsync;
         server.InterceptingPublishAsync += OnInterceptingPublishAsync;
@@ -197,8 +203,173 @@ public sealed class MqttEventHandlers(
         }
     }
 
+    /// <summary>
+    /// Dispatches <paramref name="message"/>, taken by <see cref="PublishShortcut"/> from
+    /// <paramref name="publisher"/>'s MQTT 3.1.x client, without MQTTnet's dispatch: the sessions that
+    /// may receive it come from the <see cref="SubscriberIndex"/> instead of a check of every session
+    /// that has a subscription. The same checks, forwarding and deliveries as through MQTTnet's
+    /// interceptors. False (nothing done, MQTTnet dispatches it) for a retained message (MQTTnet keeps
+    /// those) and when a session that may receive it is not an MQTT 3.1.x connection here (an MQTT 5
+    /// client's subscription options, an offline persistent session's queue: MQTTnet's to handle).
+    /// <paramref name="dispatched"/> gives what the PUBACK waits for, or null when none may go out (the connection closes).
+    /// </summary>
+    internal bool TryDispatchDirect(OutboundGate publisher, MqttApplicationMessage message, CancellationToken cancellationToken, out ValueTask<Task?> dispatched)
+    {
+        dispatched = default;
+        if (message.Retain || message.QualityOfServiceLevel > MqttQualityOfServiceLevel.AtLeastOnce
+            || message.QualityOfServiceLevel == MqttQualityOfServiceLevel.AtLeastOnce && !_directQos1)
+        {
+            return false;
+        }
+        var candidates = t_candidates ??= [];
+        subscribers.Match(message.Topic, candidates);
+        var receivers = candidates.Count == 0 ? [] : new Receiver[candidates.Count];
+        for (var i = 0; i < receivers.Length; i++)
+        {
+            if (!gates.TryGet(candidates[i], out var gate) || !gate.IsMqtt3 || shortcut.ClientOf(gate, remember: false) is not { } client)
+            {
+                candidates.Clear();
+                return false;
+            }
+            receivers[i] = new Receiver(candidates[i], gate, client);
+        }
+        candidates.Clear();
+        traffic.DispatchDirect();
+        dispatched = DispatchDirectAsync(publisher, message, receivers, cancellationToken);
+        return true;
+    }
+
+    [ThreadStatic] static List<string>? t_candidates;
+
+    readonly record struct Receiver(string ClientId, OutboundGate Gate, MqttConnectedClient Client);
+
+    async ValueTask<Task?> DispatchDirectAsync(OutboundGate publisher, MqttApplicationMessage message, Receiver[] receivers, CancellationToken cancellationToken)
+    {
+        var senderId = publisher.ClientId!;
+        PublishOutcome outcome;
+        try
+        {
+            outcome = await CheckPublishAsync(senderId, publisher.SessionItems, message, holdAcknowledgement: true, cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+            return Task.FromCanceled(new CancellationToken(canceled: true)); // the connection is closing: no PUBACK, the client retransmits
+        }
+        catch (Exception ex)
+        {
+            logger.LogError(ex, "Publish from {ClientId} to {Topic} failed", senderId, message.Topic);
+            return Task.FromCanceled(new CancellationToken(canceled: true));
+        }
+        if (outcome.Refusal != MqttPubAckReasonCode.Success)
+        {
+            if (outcome.CloseConnection)
+            {
+                publisher.Abort?.Invoke("Publish not authorized.");
+                return null;
+            }
+            return Task.CompletedTask; // acknowledged, not delivered: MQTT 3.1.1 has no negative PUBACK
+        }
+        if (receivers.Length > 0)
+        {
+            MqttTopicHash.Calculate(message.Topic, out var topicHash, out _, out _);
+            foreach (var receiver in receivers)
+            {
+                var delivered = DeliverAsync(senderId, receiver, message, topicHash);
+                if (!delivered.IsCompletedSuccessfully)
+                {
+                    await delivered; // back-pressure: this publisher's socket is not read meanwhile
+                }
+            }
+        }
+        return outcome.Accepted;
+    }
+
+    /// <summary>
+    /// One delivery of a directly dispatched message, as MQTTnet's dispatch and
+    /// <see cref="OnInterceptingClientEnqueueAsync"/> make it: at the QoS the receiver's session grants,
+    /// if <c>iot:Receive</c> allows, straight to its pump when there is room, otherwise through its
+    /// session's queue, waiting for room first (back-pressure).
+    /// </summary>
+    ValueTask DeliverAsync(string senderId, Receiver receiver, MqttApplicationMessage message, ulong topicHash)
+    {
+        try
+        {
+            var session = receiver.Client.Session;
+            if (!session.TryCheckSubscriptions(message.Topic, topicHash, message.QualityOfServiceLevel, senderId, out var subscription) || !subscription.IsSubscribed)
+            {
+                return ValueTask.CompletedTask;
+            }
+            if (!gatekeeper.MayReceive(receiver.ClientId, message.Topic))
+            {
+                metrics.Denied("receive");
+                return ValueTask.CompletedTask;
+            }
+            var gate = receiver.Gate;
+            var qos = subscription.QualityOfServiceLevel;
+            if (qos == MqttQualityOfServiceLevel.AtMostOnce)
+            {
+                if (gate.TryEnterDirect())
+                {
+                    gate.Deliver(PublishEncoder.EncodeQos0(message));
+                    return ValueTask.CompletedTask;
+                }
+            }
+            else if (Qos1Delivery.TryDeliverAt(gate, session, message))
+            {
+                return ValueTask.CompletedTask;
+            }
+            if (gate.TryEnter())
+            {
+                Qos1Delivery.Enqueue(session, message, qos);
+                return ValueTask.CompletedTask;
+            }
+            return EnqueueWhenRoomAsync(receiver, message, qos);
+        }
+        catch (Exception ex)
+        {
+            logger.LogError(ex, "Delivery to {ClientId} failed", receiver.ClientId);
+            return ValueTask.CompletedTask;
+        }
+    }
+
+    async ValueTask EnqueueWhenRoomAsync(Receiver receiver, MqttApplicationMessage message, MqttQualityOfServiceLevel qos)
+    {
+        var started = time.GetTimestamp();
+        var entered = await receiver.Gate.EnterAsync(TimeSpan.FromMilliseconds(options.Value.Mqtt.BackPressureTimeoutMilliseconds));
+        metrics.DeliveryWait.Record(time.GetElapsedTime(started).TotalMilliseconds);
+        if (!entered)
+        {
+            if (qos == MqttQualityOfServiceLevel.AtMostOnce)
+            {
+                metrics.DeliveryDropped.Add(1);
+                return;
+            }
+            receiver.Gate.Enter(); // a QoS 1 message is queued in the session even so
+        }
+        Qos1Delivery.Enqueue(receiver.Client.Session, message, qos);
+    }
+
+    Task OnClientSubscribedTopicAsync(ClientSubscribedTopicEventArgs e)
+    {
+        subscribers.Subscribed(e.ClientId, e.SessionItems, e.TopicFilter.Topic);
+        return Task.CompletedTask;
+    }
+
+    Task OnClientUnsubscribedTopicAsync(ClientUnsubscribedTopicEventArgs e)
+    {
+        subscribers.Unsubscribed(e.ClientId, e.SessionItems, e.TopicFilter);
+        return Task.CompletedTask;
+    }
+
+    Task OnSessionDeletedAsync(SessionDeletedEventArgs e)
+    {
+        subscribers.SessionDeleted(e.Id, e.SessionItems);
+        return Task.CompletedTask;
+    }
+
     async Task OnClientConnectedAsync(ClientConnectedEventArgs e)
     {
+        subscribers.Connected(e.ClientId, e.SessionItems);
         metrics.Connections.Add(1);
         var session = BrokerSession.Of(e.SessionItems);
         await lifecycle.ConnectedAsync(_server!, e.ClientId,
@@ -269,37 +440,61 @@ public sealed class MqttEventHandlers(
     async ValueTask<Task> InterceptPublishAsync(InterceptingPublishEventArgs e, bool holdAcknowledgement)
     {
         var message = e.ApplicationMessage;
-        var topic = message.Topic;
-        if (string.IsNullOrEmpty(e.ClientId))
+        var outcome = await CheckPublishAsync(e.ClientId, e.SessionItems, message, holdAcknowledgement, e.CancellationToken);
+        if (outcome.Refusal != MqttPubAckReasonCode.Success)
         {
-            return Task.CompletedTask; // published by the platform itself (API, lifecycle): routed, not forwarded back
-        }
-        if (!MqttTopic.IsValidTopicName(topic, out _) || message.Payload.Length > MaxPayloadBytes)
-        {
-            Refuse(e, MqttPubAckReasonCode.TopicNameInvalid);
-            return Task.CompletedTask;
-        }
-        if (!gatekeeper.MayPublish(e.ClientId, topic, message.Retain))
-        {
-            // MQTT 5 gets PUBACK 0x87; MQTT 3.1.1 has no negative PUBACK, so AWS IoT Core closes the connection.
-            metrics.Denied("publish");
-            Refuse(e, MqttPubAckReasonCode.NotAuthorized);
-            e.CloseConnection = BrokerSession.Of(e.SessionItems)?.ProtocolVersion is not MQTTnet.Formatter.MqttProtocolVersion.V500;
+            Refuse(e, outcome.Refusal);
+            e.CloseConnection = outcome.CloseConnection;
             if (e.CloseConnection && OutboundGate.Current is { } shortcutConnection && ReferenceEquals(shortcutConnection.ShortcutMessage, message))
             {
                 shortcutConnection.Abort?.Invoke("Publish not authorized."); // taken by the shortcut, past MQTTnet's loop: close it here
             }
-            return Task.CompletedTask;
+        }
+        return outcome.Accepted;
+    }
+
+    /// <summary>
+    /// What becomes of one PUBLISH from a client: refused (and why, and whether its connection closes)
+    /// or forwarded to the event sink, and what its PUBACK waits for.
+    /// </summary>
+    readonly record struct PublishOutcome(MqttPubAckReasonCode Refusal, bool CloseConnection, Task Accepted)
+    {
+        public static readonly PublishOutcome Accept = new(MqttPubAckReasonCode.Success, false, Task.CompletedTask);
+
+        public static PublishOutcome Refused(MqttPubAckReasonCode reason, bool close = false) => new(reason, close, Task.CompletedTask);
+    }
+
+    /// <summary>
+    /// Checks one PUBLISH (topic, size, <c>iot:Publish</c>, reserved topics) and forwards it to the
+    /// event sink. What its PUBACK waits for is the sink's acceptance when <paramref name="holdAcknowledgement"/>,
+    /// otherwise nothing, having waited here.
+    /// </summary>
+    async ValueTask<PublishOutcome> CheckPublishAsync(string clientId, System.Collections.IDictionary? sessionItems, MqttApplicationMessage message, bool holdAcknowledgement, CancellationToken cancellationToken)
+    {
+        var topic = message.Topic;
+        if (string.IsNullOrEmpty(clientId))
+        {
+            return PublishOutcome.Accept; // published by the platform itself (API, lifecycle): routed, not forwarded back
+        }
+        if (!MqttTopic.IsValidTopicName(topic, out _) || message.Payload.Length > MaxPayloadBytes)
+        {
+            return PublishOutcome.Refused(MqttPubAckReasonCode.TopicNameInvalid);
+        }
+        var session = sessionItems is null ? null : BrokerSession.Of(sessionItems);
+        if (!gatekeeper.MayPublish(clientId, topic, message.Retain))
+        {
+            // MQTT 5 gets PUBACK 0x87; MQTT 3.1.1 has no negative PUBACK, so AWS IoT Core closes the connection.
+            metrics.Denied("publish");
+            return PublishOutcome.Refused(MqttPubAckReasonCode.NotAuthorized, close: session?.ProtocolVersion is not MQTTnet.Formatter.MqttProtocolVersion.V500);
         }
         if (ReservedTopics.IsReserved(topic) && !forwarding.ShouldForward(topic))
         {
             // Reserved topics exist only as the contract lists them; devices cannot forge lifecycle events.
-            Refuse(e, MqttPubAckReasonCode.NotAuthorized);
-            return Task.CompletedTask;
+            return PublishOutcome.Refused(MqttPubAckReasonCode.NotAuthorized);
         }
         if (!pipeline.Enabled || !forwarding.ShouldForward(topic))
         {
-            return Task.CompletedTask;
+            return PublishOutcome.Accept;
         }
         var brokerMessage = new BrokerMessage
         {
@@ -308,22 +503,22 @@ public sealed class MqttEventHandlers(
             Payload = PayloadOf(message),
             Qos = (int)message.QualityOfServiceLevel,
             Retain = message.Retain,
-            ClientId = e.ClientId,
-            Principal = BrokerSession.Of(e.SessionItems)?.Principal,
+            ClientId = clientId,
+            Principal = session?.Principal,
             Timestamp = time.GetUtcNow().ToUnixTimeMilliseconds(),
         };
         if (message.QualityOfServiceLevel == MqttQualityOfServiceLevel.AtMostOnce)
         {
             pipeline.TryForward(brokerMessage);
-            return Task.CompletedTask;
+            return PublishOutcome.Accept;
         }
         // The PUBACK waits for the sink: at-least-once from device to rule action.
         if (holdAcknowledgement)
         {
-            return await pipeline.QueueAsync(brokerMessage, e.CancellationToken);
+            return PublishOutcome.Accept with { Accepted = await pipeline.QueueAsync(brokerMessage, cancellationToken) };
         }
-        await pipeline.ForwardAsync(brokerMessage, e.CancellationToken);
-        return Task.CompletedTask;
+        await pipeline.ForwardAsync(brokerMessage, cancellationToken);
+        return PublishOutcome.Accept;
     }
 
     /// <summary>

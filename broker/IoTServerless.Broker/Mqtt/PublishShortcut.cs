@@ -33,13 +33,19 @@ public sealed class PublishShortcut(BrokerTraffic traffic, ILogger<PublishShortc
 
     MqttServer? _server;
     MqttClientSessionsManager? _sessions;
+    MqttEventHandlers? _dispatch;
     bool _qos1;
 
-    /// <summary>Takes over from MQTTnet's receive loop on <paramref name="server"/>'s connections; QoS 1 too when <paramref name="qos1"/>.</summary>
-    internal void Attach(MqttServer server, bool qos1)
+    /// <summary>
+    /// Takes over from MQTTnet's receive loop on <paramref name="server"/>'s connections; QoS 1 too when
+    /// <paramref name="qos1"/>. With <paramref name="dispatch"/>, messages skip MQTTnet's dispatch
+    /// where they can (<see cref="MqttEventHandlers.TryDispatchDirect"/>).
+    /// </summary>
+    internal void Attach(MqttServer server, bool qos1, MqttEventHandlers? dispatch = null)
     {
         _server = server;
         _qos1 = qos1;
+        _dispatch = dispatch;
         try
         {
             _sessions = SessionsManager(server);
@@ -58,10 +64,11 @@ public sealed class PublishShortcut(BrokerTraffic traffic, ILogger<PublishShortc
     internal PipeReader Wrap(PipeReader input, OutboundGate gate) => new ShortcutReader(input, gate, this);
 
     /// <summary>
-    /// MQTTnet's client on the gate's connection, looked up once. Null (no shortcut for this
-    /// connection) when MQTTnet's client of that id is not the one on this connection.
+    /// MQTTnet's client on the gate's connection, looked up once. Null when MQTTnet's client of that id
+    /// is not the one on this connection; when <paramref name="remember"/>, that is remembered (no
+    /// shortcut for this connection's packets).
     /// </summary>
-    MqttConnectedClient? ClientOf(OutboundGate gate)
+    internal MqttConnectedClient? ClientOf(OutboundGate gate, bool remember = true)
     {
         if (gate.Client is { } known)
         {
@@ -83,7 +90,7 @@ public sealed class PublishShortcut(BrokerTraffic traffic, ILogger<PublishShortc
         {
             // Gone meanwhile (taken over, closing).
         }
-        gate.ShortcutRefused = true; // asked once: this connection's packets all go to MQTTnet
+        gate.ShortcutRefused = remember; // asked once: this connection's packets all go to MQTTnet
         return null;
     }
 
@@ -99,15 +106,23 @@ public sealed class PublishShortcut(BrokerTraffic traffic, ILogger<PublishShortc
         gate.ShortcutAcceptance = null;
         try
         {
-            var dispatched = _server!.InjectApplicationMessage(new InjectedMqttApplicationMessage(message)
+            if (_dispatch is not null && _dispatch.TryDispatchDirect(gate, message, cancellationToken, out var direct))
             {
-                SenderClientId = gate.ClientId!,
-                CustomSessionItems = gate.SessionItems,
-            }, cancellationToken);
-            if (!dispatched.IsCompletedSuccessfully)
+                // Back-pressure (a congested subscriber, a full sink buffer): this socket is not read meanwhile.
+                gate.ShortcutAcceptance = direct.IsCompletedSuccessfully ? direct.Result : await direct;
+            }
+            else
             {
-                // Back-pressure (a congested subscriber, a full sink buffer) or a failure: this socket is not read meanwhile.
-                await dispatched;
+                var dispatched = _server!.InjectApplicationMessage(new InjectedMqttApplicationMessage(message)
+                {
+                    SenderClientId = gate.ClientId!,
+                    CustomSessionItems = gate.SessionItems,
+                }, cancellationToken);
+                if (!dispatched.IsCompletedSuccessfully)
+                {
+                    // Back-pressure (a congested subscriber, a full sink buffer) or a failure: this socket is not read meanwhile.
+                    await dispatched;
+                }
             }
         }
         finally

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using MQTTnet;
+using MQTTnet.Internal;
 using MQTTnet.Packets;
 using MQTTnet.Protocol;
 using MQTTnet.Server.Internal;
@@ -61,14 +62,32 @@ internal static class Qos1Delivery
         }
         MqttTopicHash.Calculate(message.Topic, out var topicHash, out _, out _);
         if (!session.TryCheckSubscriptions(message.Topic, topicHash, message.QualityOfServiceLevel, senderId, out var subscription)
-            || !subscription.IsSubscribed || !gate.TryEnterDirect())
+            || !subscription.IsSubscribed)
         {
             return false;
         }
         if (subscription.QualityOfServiceLevel == MqttQualityOfServiceLevel.AtMostOnce)
         {
+            if (!gate.TryEnterDirect())
+            {
+                return false;
+            }
             gate.Deliver(PublishEncoder.EncodeQos0(message)); // subscribed at QoS 0: delivered at QoS 0
             return true;
+        }
+        return TryDeliverAt(gate, session, message);
+    }
+
+    /// <summary>
+    /// Delivers <paramref name="message"/> at QoS 1 (what <paramref name="session"/>'s subscription
+    /// grants) to <paramref name="gate"/>'s connection; false, with nothing done, when it must take
+    /// MQTTnet's queue (<see cref="Enqueue"/>).
+    /// </summary>
+    public static bool TryDeliverAt(OutboundGate gate, MqttSession session, MqttApplicationMessage message)
+    {
+        if (!HasFields(session) || !gate.TryEnterDirect())
+        {
+            return false;
         }
         var packet = MqttPublishPacketFactory.Create(message);
         packet.QualityOfServiceLevel = MqttQualityOfServiceLevel.AtLeastOnce;
@@ -81,5 +100,22 @@ internal static class Qos1Delivery
         }
         gate.Deliver(PublishEncoder.Encode(message.Topic, message.Payload, packet.PacketIdentifier));
         return true;
+    }
+
+    /// <summary>
+    /// Queues <paramref name="message"/> at <paramref name="qos"/> in <paramref name="session"/>, as
+    /// MQTTnet's dispatch does (a live delivery: the retain flag cleared; a packet identifier from the
+    /// session for QoS 1): its send loop writes it, or the session keeps it while its client is away.
+    /// </summary>
+    public static void Enqueue(MqttSession session, MqttApplicationMessage message, MqttQualityOfServiceLevel qos)
+    {
+        var packet = MqttPublishPacketFactory.Create(message);
+        packet.QualityOfServiceLevel = qos;
+        packet.Retain = false;
+        if (qos > MqttQualityOfServiceLevel.AtMostOnce)
+        {
+            packet.PacketIdentifier = session.PacketIdentifierProvider.GetNextPacketIdentifier();
+        }
+        session.EnqueueDataPacket(new MqttPacketBusItem(packet));
     }
 }

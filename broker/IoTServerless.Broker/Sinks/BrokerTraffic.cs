@@ -10,6 +10,7 @@ public sealed class BrokerTraffic
     long _bytesIn;
     long _publishesIn;
     long _directIn;
+    long _dispatchedDirect;
     long _bytesOut;
     long _packetsOut;
     long _publishesOut;
@@ -20,8 +21,11 @@ public sealed class BrokerTraffic
 
     public long BytesIn => Interlocked.Read(ref _bytesIn);
     public long PublishesIn => Interlocked.Read(ref _publishesIn);
-    /// <summary>Of <see cref="PublishesIn"/>, the QoS 0 ones taken on the socket thread, past MQTTnet's receive loop.</summary>
+    /// <summary>Of <see cref="PublishesIn"/>, the QoS 0 and QoS 1 ones taken on the socket thread, past MQTTnet's receive loop.</summary>
     public long DirectIn => Interlocked.Read(ref _directIn);
+
+    /// <summary>Of <see cref="DirectIn"/>, those dispatched through the broker's subscriber index instead of MQTTnet's dispatch.</summary>
+    public long DispatchedDirect => Interlocked.Read(ref _dispatchedDirect);
 
     public long BytesOut => Interlocked.Read(ref _bytesOut);
     public long PacketsOut => Interlocked.Read(ref _packetsOut);
@@ -61,6 +65,8 @@ public sealed class BrokerTraffic
     }
 
     public void ReceivedDirect() => Interlocked.Increment(ref _directIn);
+
+    public void DispatchDirect() => Interlocked.Increment(ref _dispatchedDirect);
 
     public void Sent(long bytes, int packets, int publishes, int direct = 0)
     {

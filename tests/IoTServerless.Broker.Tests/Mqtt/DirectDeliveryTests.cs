@@ -226,6 +226,106 @@ public sealed class DirectDeliveryTests : BrokerTestBase
     }
 
     [Fact]
+    public async Task Publish_toOneOfManySubscribedSessions_reachesExactlyTheSessionsWhoseFiltersMatch_throughTheIndex()
+    {
+        var subscribers = new List<(IMqttClient Client, List<Received> Messages)>();
+        for (var i = 0; i < 12; i++)
+        {
+            subscribers.Add(await SubscribeAsync($"idx-{i}", new MqttTopicFilterBuilder().WithTopic($"idx/{i}/state").WithAtLeastOnceQoS().Build()));
+        }
+        var (anyZone, anyZoneMessages) = await SubscribeAsync("idx-any", new MqttTopicFilterBuilder().WithTopic("idx/+/state").WithAtLeastOnceQoS().Build());
+        // Two filters that both match: one delivery.
+        var (twice, twiceMessages) = await SubscribeAsync("idx-twice", new MqttTopicFilterBuilder().WithTopic("idx/3/#").WithAtLeastOnceQoS().Build());
+        await twice.SubscribeAsync(new MqttClientSubscribeOptionsBuilder().WithTopicFilter("idx/3/state").Build());
+        using var publisher = await TestMqtt.ConnectAsync("idx-pub", Broker.MqttPort, Pki.Device("idx-pub"), Pki.Ca);
+        var traffic = Broker.Services.GetRequiredService<BrokerTraffic>();
+        var before = traffic.DispatchedDirect;
+
+        await publisher.PublishStringAsync("idx/3/state", "q0");
+        await publisher.PublishStringAsync("idx/3/state", "q1", MqttQualityOfServiceLevel.AtLeastOnce);
+        // Then one message to every other subscriber: it comes after anything this publisher sent it before.
+        for (var i = 0; i < subscribers.Count; i++)
+        {
+            await publisher.PublishStringAsync($"idx/{i}/state", $"last-{i}");
+        }
+
+        Assert.Equal(["q0", "q1", "last-3"], (await WaitForAsync(subscribers[3].Messages, 3)).Select(m => m.Payload));
+        Assert.Equal([MqttQualityOfServiceLevel.AtMostOnce, MqttQualityOfServiceLevel.AtLeastOnce], subscribers[3].Messages.Take(2).Select(m => m.Qos));
+        foreach (var i in Enumerable.Range(0, subscribers.Count).Where(i => i != 3))
+        {
+            Assert.Equal([$"last-{i}"], (await WaitForAsync(subscribers[i].Messages, 1)).Select(m => m.Payload));
+        }
+        Assert.Equal(14, (await WaitForAsync(anyZoneMessages, 14)).Count);
+        Assert.Equal(["q0", "q1", "last-3"], (await WaitForAsync(twiceMessages, 3)).Select(m => m.Payload));
+        Assert.Equal(14, traffic.DispatchedDirect - before); // none took MQTTnet's check of every session
+        foreach (var (client, _) in subscribers.Append((anyZone, anyZoneMessages)).Append((twice, twiceMessages)))
+        {
+            client.Dispose();
+        }
+    }
+
+    [Fact]
+    public async Task Publish_withAnMqtt5SessionAmongTheMatchingOnes_isDispatchedByMqttnet_andReachesEveryone()
+    {
+        var filter = new MqttTopicFilterBuilder().WithTopic("mixed/#").WithAtLeastOnceQoS().Build();
+        var (v3, v3Messages) = await SubscribeAsync("mixed-v3", filter);
+        using var _ = v3;
+        var (v5, v5Messages) = await SubscribeAsync("mixed-v5", filter, MqttProtocolVersion.V500);
+        using var __ = v5;
+        using var publisher = await TestMqtt.ConnectAsync("mixed-pub", Broker.MqttPort, Pki.Device("mixed-pub"), Pki.Ca);
+        var traffic = Broker.Services.GetRequiredService<BrokerTraffic>();
+        var before = traffic.DispatchedDirect;
+
+        await publisher.PublishStringAsync("mixed/a", "one");
+        await publisher.PublishStringAsync("mixed/a", "two", MqttQualityOfServiceLevel.AtLeastOnce);
+
+        Assert.Equal(["one", "two"], (await WaitForAsync(v3Messages, 2)).Select(m => m.Payload));
+        Assert.Equal(["one", "two"], (await WaitForAsync(v5Messages, 2)).Select(m => m.Payload));
+        Assert.Equal(0, traffic.DispatchedDirect - before);
+    }
+
+    [Fact]
+    public async Task Qos1Publish_toAnOfflinePersistentSession_isKeptUntilItReconnects()
+    {
+        var filter = new MqttTopicFilterBuilder().WithTopic("away/#").WithAtLeastOnceQoS().Build();
+        var (subscriber, _) = await SubscribeAsync("away-sub", filter, cleanSession: false);
+        await subscriber.DisconnectAsync();
+        subscriber.Dispose();
+        using (var publisher = await TestMqtt.ConnectAsync("away-pub", Broker.MqttPort, Pki.Device("away-pub"), Pki.Ca))
+        {
+            await publisher.PublishStringAsync("away/a", "while-away", MqttQualityOfServiceLevel.AtLeastOnce);
+        }
+
+        var (resumed, messages) = await SubscribeAsync("away-sub", filter, cleanSession: false);
+        using var __ = resumed;
+
+        Assert.Equal("while-away", Assert.Single(await WaitForAsync(messages, 1)).Payload);
+    }
+
+    [Fact]
+    public async Task Publish_afterTheSubscriberUnsubscribed_orStartedACleanSession_doesNotReachIt()
+    {
+        var (unsubscribed, unsubscribedMessages) = await SubscribeAsync("gone-unsub", new MqttTopicFilterBuilder().WithTopic("gone/a").Build());
+        using var _ = unsubscribed;
+        await unsubscribed.SubscribeAsync(new MqttClientSubscribeOptionsBuilder().WithTopicFilter("gone/last").Build());
+        await unsubscribed.UnsubscribeAsync(new MqttClientUnsubscribeOptionsBuilder().WithTopicFilter("gone/a").Build());
+        var (restarted, _) = await SubscribeAsync("gone-clean", new MqttTopicFilterBuilder().WithTopic("gone/b").Build(), cleanSession: false);
+        await restarted.DisconnectAsync();
+        restarted.Dispose();
+        var (clean, cleanMessages) = await SubscribeAsync("gone-clean", new MqttTopicFilterBuilder().WithTopic("gone/last").Build(), cleanSession: true);
+        using var __ = clean;
+        using var publisher = await TestMqtt.ConnectAsync("gone-pub", Broker.MqttPort, Pki.Device("gone-pub"), Pki.Ca);
+
+        await publisher.PublishStringAsync("gone/a", "not-for-you");
+        await publisher.PublishStringAsync("gone/b", "not-for-you-either");
+        await publisher.PublishStringAsync("gone/last", "last");
+
+        Assert.Equal(["last"], (await WaitForAsync(unsubscribedMessages, 1)).Select(m => m.Payload));
+        Assert.Equal(["last"], (await WaitForAsync(cleanMessages, 1)).Select(m => m.Payload));
+        Assert.Equal(2, Broker.Services.GetRequiredService<SubscriberIndex>().Count); // gone/last twice: nothing left of the others
+    }
+
+    [Fact]
     public void TryEnterDirect_whileADeliveryThroughTheSessionQueueIsUnsent_isRefused()
     {
         var gate = new OutboundGate(null, maxBacklog: 16);

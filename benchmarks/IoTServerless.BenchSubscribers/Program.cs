@@ -1,0 +1,182 @@
+using System.Buffers.Binary;
+using System.Globalization;
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Security.Authentication;
+using System.Security.Cryptography.X509Certificates;
+using System.Text;
+
+// usage: IoTServerless.BenchSubscribers --port P --count N --ca ca.crt --cert client.crt --key client.key
+//   [--host 127.0.0.1] [--client-prefix lg-idle-] [--topic-prefix bench/idle] [--concurrency 32]
+// Prints "READY <connected> <failed>" once every connection is subscribed, then holds them until the
+// process is stopped (SIGTERM or SIGINT).
+var options = Options.Parse(args);
+var stopped = new TaskCompletionSource();
+using var onTerm = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, Stop);
+using var onInt = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGINT, Stop);
+using var ca = X509CertificateLoader.LoadCertificateFromFile(options.Ca);
+using var certificate = X509Certificate2.CreateFromPemFile(options.Cert, options.Key);
+var connections = new List<SslStream>(options.Count);
+var failures = 0;
+using var gate = new SemaphoreSlim(options.Concurrency);
+var tasks = Enumerable.Range(0, options.Count).Select(async i =>
+{
+    await gate.WaitAsync();
+    try
+    {
+        var stream = await Subscriber.ConnectAsync(options, ca, certificate, i);
+        lock (connections)
+        {
+            connections.Add(stream);
+        }
+    }
+    catch (Exception e) when (e is IOException or SocketException or AuthenticationException or InvalidDataException)
+    {
+        if (Interlocked.Increment(ref failures) <= 3)
+        {
+            Console.Error.WriteLine($"subscriber {i}: {e.Message}");
+        }
+    }
+    finally
+    {
+        gate.Release();
+    }
+}).ToArray();
+await Task.WhenAll(tasks);
+Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"READY {connections.Count} {failures}"));
+await stopped.Task;
+foreach (var connection in connections)
+{
+    await connection.DisposeAsync();
+}
+
+void Stop(System.Runtime.InteropServices.PosixSignalContext context)
+{
+    context.Cancel = true;
+    stopped.TrySetResult();
+}
+
+sealed record Options(string Host, int Port, int Count, string Ca, string Cert, string Key, string ClientPrefix, string TopicPrefix, int Concurrency)
+{
+    public static Options Parse(string[] args)
+    {
+        var values = new Dictionary<string, string>(StringComparer.Ordinal);
+        for (var i = 0; i + 1 < args.Length; i += 2)
+        {
+            values[args[i].TrimStart('-')] = args[i + 1];
+        }
+        string Get(string name, string? fallback = null) => values.GetValueOrDefault(name) ?? fallback ?? throw new ArgumentException($"--{name} is required");
+        return new Options(Get("host", "127.0.0.1"), int.Parse(Get("port"), CultureInfo.InvariantCulture), int.Parse(Get("count"), CultureInfo.InvariantCulture),
+            Get("ca"), Get("cert"), Get("key"), Get("client-prefix", "lg-idle-"), Get("topic-prefix", "bench/idle"), int.Parse(Get("concurrency", "32"), CultureInfo.InvariantCulture));
+    }
+}
+
+static class Subscriber
+{
+    /// <summary>Connects, subscribes to "prefix/i" at QoS 0 and "prefix/i/+/cmd" at QoS 1, and waits for the SUBACK.</summary>
+    public static async Task<SslStream> ConnectAsync(Options options, X509Certificate2 ca, X509Certificate2 certificate, int index)
+    {
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        try
+        {
+            await socket.ConnectAsync(options.Host, options.Port);
+            var ssl = new SslStream(new NetworkStream(socket, ownsSocket: true));
+            await ssl.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
+            {
+                TargetHost = "localhost",
+                EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
+                ClientCertificates = [certificate],
+                RemoteCertificateValidationCallback = (_, server, _, _) => server is not null && IssuedBy(server, ca),
+            });
+            var clientId = options.ClientPrefix + index.ToString(CultureInfo.InvariantCulture);
+            await ssl.WriteAsync(Connect(clientId));
+            await ExpectAsync(ssl, 0x20, 2);
+            var topic = options.TopicPrefix + "/" + index.ToString(CultureInfo.InvariantCulture);
+            await ssl.WriteAsync(Subscribe((topic, 0), (topic + "/+/cmd", 1)));
+            var granted = await ExpectAsync(ssl, 0x90, 6); // packet identifier, then one return code per filter
+            if (granted[4] > 1 || granted[5] > 1)
+            {
+                throw new InvalidDataException($"subscription refused: {granted[4]:x2} {granted[5]:x2}");
+            }
+            return ssl;
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
+    static bool IssuedBy(X509Certificate server, X509Certificate2 ca)
+    {
+        using var leaf = X509CertificateLoader.LoadCertificate(server.GetRawCertData());
+        using var chain = new X509Chain();
+        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+        chain.ChainPolicy.CustomTrustStore.Add(ca);
+        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+        return chain.Build(leaf);
+    }
+
+    static byte[] Connect(string clientId)
+    {
+        var id = Encoding.UTF8.GetBytes(clientId);
+        var body = new List<byte> { 0, 4, (byte)'M', (byte)'Q', (byte)'T', (byte)'T', 4, 0x02, 0x04, 0xB0 }; // 3.1.1, clean session, keep-alive 1200 s
+        body.AddRange(Length16(id.Length));
+        body.AddRange(id);
+        return Packet(0x10, body);
+    }
+
+    static byte[] Subscribe(params (string Filter, byte Qos)[] filters)
+    {
+        var body = new List<byte> { 0, 1 };
+        foreach (var (filter, qos) in filters)
+        {
+            var bytes = Encoding.UTF8.GetBytes(filter);
+            body.AddRange(Length16(bytes.Length));
+            body.AddRange(bytes);
+            body.Add(qos);
+        }
+        return Packet(0x82, body);
+    }
+
+    static byte[] Length16(int length)
+    {
+        var bytes = new byte[2];
+        BinaryPrimitives.WriteUInt16BigEndian(bytes, (ushort)length);
+        return bytes;
+    }
+
+    static byte[] Packet(byte type, List<byte> body)
+    {
+        var packet = new List<byte> { type };
+        var length = body.Count;
+        do
+        {
+            var digit = (byte)(length % 128);
+            length /= 128;
+            packet.Add(length > 0 ? (byte)(digit | 0x80) : digit);
+        }
+        while (length > 0);
+        packet.AddRange(body);
+        return [.. packet];
+    }
+
+    /// <summary>Reads one packet of <paramref name="type"/> with a one-byte length of at least <paramref name="length"/>; its whole bytes.</summary>
+    static async Task<byte[]> ExpectAsync(SslStream ssl, byte type, int length)
+    {
+        var header = new byte[2];
+        await ssl.ReadExactlyAsync(header);
+        if (header[0] != type || header[1] < length - 2 || header[1] > 127)
+        {
+            throw new InvalidDataException($"expected packet {type:x2}, got {header[0]:x2} of {header[1]} bytes");
+        }
+        var packet = new byte[2 + header[1]];
+        header.CopyTo(packet, 0);
+        await ssl.ReadExactlyAsync(packet.AsMemory(2));
+        if (type == 0x20 && packet[3] != 0)
+        {
+            throw new InvalidDataException($"connection refused: {packet[3]:x2}");
+        }
+        return packet;
+    }
+}

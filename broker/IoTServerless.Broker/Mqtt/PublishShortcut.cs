@@ -259,6 +259,7 @@ public sealed class PublishShortcut(BrokerTraffic traffic, ILogger<PublishShortc
                         PumpWakes.Flush();
                         return result; // a packet for MQTTnet
                     }
+                    var last = result.Buffer.Slice(end).IsEmpty; // nothing more of this read after this packet
                     inner.AdvanceTo(end);
                     client.Statistics.HandleReceivedPacket(CountedPublish); // what MQTTnet's keep-alive monitor reads
                     var dispatched = shortcut.DispatchAsync(gate, message, packetId, cancellationToken);
@@ -266,6 +267,11 @@ public sealed class PublishShortcut(BrokerTraffic traffic, ILogger<PublishShortc
                     {
                         PumpWakes.Flush(); // back-pressure: what was delivered so far goes out meanwhile
                         await dispatched;
+                    }
+                    else if (last)
+                    {
+                        // The read's last packet: its deliveries go out now, before the next read asks the socket.
+                        PumpWakes.Flush();
                     }
                 }
             }

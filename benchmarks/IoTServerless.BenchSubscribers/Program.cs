@@ -86,7 +86,12 @@ static class Subscriber
                 TargetHost = "localhost",
                 EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
                 ClientCertificates = [certificate],
-                RemoteCertificateValidationCallback = (_, server, _, _) => server is not null && IssuedBy(server, ca),
+                CertificateChainPolicy = new X509ChainPolicy
+                {
+                    TrustMode = X509ChainTrustMode.CustomRootTrust,
+                    CustomTrustStore = { ca },
+                    RevocationMode = X509RevocationMode.NoCheck,
+                },
             });
             var clientId = options.ClientPrefix + index.ToString(CultureInfo.InvariantCulture);
             await ssl.WriteAsync(Connect(clientId));
@@ -105,16 +110,6 @@ static class Subscriber
             socket.Dispose();
             throw;
         }
-    }
-
-    static bool IssuedBy(X509Certificate server, X509Certificate2 ca)
-    {
-        using var leaf = X509CertificateLoader.LoadCertificate(server.GetRawCertData());
-        using var chain = new X509Chain();
-        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-        chain.ChainPolicy.CustomTrustStore.Add(ca);
-        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-        return chain.Build(leaf);
     }
 
     static byte[] Connect(string clientId)

@@ -43,7 +43,7 @@ public static class InternalApi
         return await next(context);
     }
 
-    static async Task<IResult> PublishAsync(HttpRequest request, MqttServer server, string? topic, int? qos, bool? retain, CancellationToken cancellationToken)
+    static async Task<IResult> PublishAsync(HttpRequest request, MqttServer server, SubscriberDispatch dispatch, string? topic, int? qos, bool? retain, CancellationToken cancellationToken)
     {
         if (!MqttTopic.IsValidTopicName(topic, out var error))
         {
@@ -58,12 +58,12 @@ public static class InternalApi
         {
             return Results.Problem(statusCode: StatusCodes.Status413PayloadTooLarge, title: "Payload too large.", detail: $"The payload limit is {MaxPayloadBytes} bytes.");
         }
-        await InjectAsync(server, new OutboundMessage(topic!, payload, qos ?? 1, retain ?? false), cancellationToken);
+        await InjectAsync(server, dispatch, new OutboundMessage(topic!, payload, qos ?? 1, retain ?? false), cancellationToken);
         return Results.Accepted();
     }
 
     /// <summary>Publishes a batch in order; nothing is published unless every message is valid.</summary>
-    static async Task<IResult> PublishBatchAsync(HttpRequest request, MqttServer server, CancellationToken cancellationToken)
+    static async Task<IResult> PublishBatchAsync(HttpRequest request, MqttServer server, SubscriberDispatch dispatch, CancellationToken cancellationToken)
     {
         var body = await RequestBody.ReadAsync(request, MaxBatchBodyBytes, cancellationToken);
         if (body is null)
@@ -101,12 +101,13 @@ public static class InternalApi
         }
         foreach (var m in messages)
         {
-            await InjectAsync(server, m, cancellationToken);
+            await InjectAsync(server, dispatch, m, cancellationToken);
         }
         return Results.Accepted();
     }
 
-    static Task InjectAsync(MqttServer server, OutboundMessage outbound, CancellationToken cancellationToken)
+    /// <summary>Publishes as the platform: to the subscribers the broker's index names, or through MQTTnet (<see cref="SubscriberDispatch.PublishAsync"/>).</summary>
+    static Task InjectAsync(MqttServer server, SubscriberDispatch dispatch, OutboundMessage outbound, CancellationToken cancellationToken)
     {
         var message = new MqttApplicationMessageBuilder()
             .WithTopic(outbound.Topic)
@@ -114,7 +115,7 @@ public static class InternalApi
             .WithQualityOfServiceLevel(outbound.Qos == 0 ? MqttQualityOfServiceLevel.AtMostOnce : MqttQualityOfServiceLevel.AtLeastOnce)
             .WithRetainFlag(outbound.Retain)
             .Build();
-        return server.InjectApplicationMessage(new InjectedMqttApplicationMessage(message), cancellationToken);
+        return dispatch.PublishAsync(server, message, cancellationToken);
     }
 
     static async Task<IResult> DisconnectAsync(string clientId, MqttServer server, MqttEventHandlers handlers)

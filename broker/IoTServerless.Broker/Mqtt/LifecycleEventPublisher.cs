@@ -15,7 +15,7 @@ namespace IoTServerless.Broker.Mqtt;
 /// registrations on <c>$aws/events/certificates/registered/...</c>, published to subscribers and
 /// queued for the functions (where rules can act on them).
 /// </summary>
-public sealed class LifecycleEventPublisher(EventPipeline pipeline, TimeProvider time, ILogger<LifecycleEventPublisher> logger)
+public sealed class LifecycleEventPublisher(EventPipeline pipeline, SubscriberDispatch dispatch, TimeProvider time, ILogger<LifecycleEventPublisher> logger)
 {
     readonly ConcurrentDictionary<string, long> _versions = new(StringComparer.Ordinal);
 
@@ -86,7 +86,7 @@ public sealed class LifecycleEventPublisher(EventPipeline pipeline, TimeProvider
                 .WithPayload(payload)
                 .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce)
                 .Build();
-            await server.InjectApplicationMessage(new InjectedMqttApplicationMessage(message), cancellationToken);
+            await dispatch.PublishAsync(server, message, cancellationToken);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {

@@ -28,9 +28,9 @@ public sealed class MqttEventHandlers(
     OutboundGates gates,
     PublishShortcut shortcut,
     SubscriberIndex subscribers,
+    SubscriberDispatch dispatch,
     IOptions<BrokerOptions> options,
     BrokerMetrics metrics,
-    BrokerTraffic traffic,
     TimeProvider time,
     ILogger<MqttEventHandlers> logger)
 {
@@ -205,45 +205,24 @@ public sealed class MqttEventHandlers(
 
     /// <summary>
     /// Dispatches <paramref name="message"/>, taken by <see cref="PublishShortcut"/> from
-    /// <paramref name="publisher"/>'s MQTT 3.1.x client, without MQTTnet's dispatch: the sessions that
-    /// may receive it come from the <see cref="SubscriberIndex"/> instead of a check of every session
-    /// that has a subscription. The same checks, forwarding and deliveries as through MQTTnet's
-    /// interceptors. False (nothing done, MQTTnet dispatches it) for a retained message (MQTTnet keeps
-    /// those) and when a session that may receive it is not an MQTT 3.1.x connection here (an MQTT 5
-    /// client's subscription options, an offline persistent session's queue: MQTTnet's to handle).
+    /// <paramref name="publisher"/>'s MQTT 3.1.x client, without MQTTnet's dispatch, when
+    /// <see cref="SubscriberDispatch"/> can deliver it: the same checks and forwarding as through
+    /// MQTTnet's interceptors, then the deliveries. False (nothing done, MQTTnet dispatches it) otherwise.
     /// <paramref name="dispatched"/> gives what the PUBACK waits for, or null when none may go out (the connection closes).
     /// </summary>
     internal bool TryDispatchDirect(OutboundGate publisher, MqttApplicationMessage message, CancellationToken cancellationToken, out ValueTask<Task?> dispatched)
     {
         dispatched = default;
-        if (message.Retain || message.QualityOfServiceLevel > MqttQualityOfServiceLevel.AtLeastOnce
-            || message.QualityOfServiceLevel == MqttQualityOfServiceLevel.AtLeastOnce && !_directQos1)
+        if (message.QualityOfServiceLevel == MqttQualityOfServiceLevel.AtLeastOnce && !_directQos1
+            || !dispatch.TryCollect(message, platform: false, out var receivers))
         {
             return false;
         }
-        var candidates = t_candidates ??= [];
-        subscribers.Match(message.Topic, candidates);
-        var receivers = candidates.Count == 0 ? [] : new Receiver[candidates.Count];
-        for (var i = 0; i < receivers.Length; i++)
-        {
-            if (!gates.TryGet(candidates[i], out var gate) || !gate.IsMqtt3 || shortcut.ClientOf(gate, remember: false) is not { } client)
-            {
-                candidates.Clear();
-                return false;
-            }
-            receivers[i] = new Receiver(candidates[i], gate, client);
-        }
-        candidates.Clear();
-        traffic.DispatchDirect();
         dispatched = DispatchDirectAsync(publisher, message, receivers, cancellationToken);
         return true;
     }
 
-    [ThreadStatic] static List<string>? t_candidates;
-
-    readonly record struct Receiver(string ClientId, OutboundGate Gate, MqttConnectedClient Client);
-
-    async ValueTask<Task?> DispatchDirectAsync(OutboundGate publisher, MqttApplicationMessage message, Receiver[] receivers, CancellationToken cancellationToken)
+    async ValueTask<Task?> DispatchDirectAsync(OutboundGate publisher, MqttApplicationMessage message, SubscriberDispatch.Receiver[] receivers, CancellationToken cancellationToken)
     {
         var senderId = publisher.ClientId!;
         PublishOutcome outcome;
@@ -269,84 +248,12 @@ public sealed class MqttEventHandlers(
             }
             return Task.CompletedTask; // acknowledged, not delivered: MQTT 3.1.1 has no negative PUBACK
         }
-        if (receivers.Length > 0)
+        var delivered = dispatch.DeliverAsync(senderId, receivers, message);
+        if (!delivered.IsCompletedSuccessfully)
         {
-            MqttTopicHash.Calculate(message.Topic, out var topicHash, out _, out _);
-            foreach (var receiver in receivers)
-            {
-                var delivered = DeliverAsync(senderId, receiver, message, topicHash);
-                if (!delivered.IsCompletedSuccessfully)
-                {
-                    await delivered; // back-pressure: this publisher's socket is not read meanwhile
-                }
-            }
+            await delivered; // back-pressure: this publisher's socket is not read meanwhile
         }
         return outcome.Accepted;
-    }
-
-    /// <summary>
-    /// One delivery of a directly dispatched message, as MQTTnet's dispatch and
-    /// <see cref="OnInterceptingClientEnqueueAsync"/> make it: at the QoS the receiver's session grants,
-    /// if <c>iot:Receive</c> allows, straight to its pump when there is room, otherwise through its
-    /// session's queue, waiting for room first (back-pressure).
-    /// </summary>
-    ValueTask DeliverAsync(string senderId, Receiver receiver, MqttApplicationMessage message, ulong topicHash)
-    {
-        try
-        {
-            var session = receiver.Client.Session;
-            if (!session.TryCheckSubscriptions(message.Topic, topicHash, message.QualityOfServiceLevel, senderId, out var subscription) || !subscription.IsSubscribed)
-            {
-                return ValueTask.CompletedTask;
-            }
-            if (!gatekeeper.MayReceive(receiver.ClientId, message.Topic))
-            {
-                metrics.Denied("receive");
-                return ValueTask.CompletedTask;
-            }
-            var gate = receiver.Gate;
-            var qos = subscription.QualityOfServiceLevel;
-            if (qos == MqttQualityOfServiceLevel.AtMostOnce)
-            {
-                if (gate.TryEnterDirect())
-                {
-                    gate.Deliver(PublishEncoder.EncodeQos0(message));
-                    return ValueTask.CompletedTask;
-                }
-            }
-            else if (Qos1Delivery.TryDeliverAt(gate, session, message))
-            {
-                return ValueTask.CompletedTask;
-            }
-            if (gate.TryEnter())
-            {
-                Qos1Delivery.Enqueue(session, message, qos);
-                return ValueTask.CompletedTask;
-            }
-            return EnqueueWhenRoomAsync(receiver, message, qos);
-        }
-        catch (Exception ex)
-        {
-            logger.LogError(ex, "Delivery to {ClientId} failed", receiver.ClientId);
-            return ValueTask.CompletedTask;
-        }
-    }
-
-    async ValueTask EnqueueWhenRoomAsync(Receiver receiver, MqttApplicationMessage message, MqttQualityOfServiceLevel qos)
-    {
-        var started = time.GetTimestamp();
-        var entered = await receiver.Gate.EnterAsync(TimeSpan.FromMilliseconds(options.Value.Mqtt.BackPressureTimeoutMilliseconds));
-        metrics.DeliveryWait.Record(time.GetElapsedTime(started).TotalMilliseconds);
-        if (!entered)
-        {
-            if (qos == MqttQualityOfServiceLevel.AtMostOnce)
-            {
-                metrics.DeliveryDropped.Add(1);
-                return;
-            }
-            receiver.Gate.Enter(); // a QoS 1 message is queued in the session even so
-        }
-        Qos1Delivery.Enqueue(receiver.Client.Session, message, qos);
     }
 
     Task OnClientSubscribedTopicAsync(ClientSubscribedTopicEventArgs e)

@@ -17,7 +17,11 @@ public sealed class BrokerMetrics : IDisposable
         _meter.CreateObservableCounter("iotserverless.broker.messages.received", () => traffic.PublishesIn, "{message}", "PUBLISH packets received from clients.");
         _meter.CreateObservableCounter("iotserverless.broker.messages.sent", () => traffic.PublishesOut, "{message}", "PUBLISH packets delivered to clients.");
         _meter.CreateObservableCounter("iotserverless.broker.messages.received_direct", () => traffic.DirectIn, "{message}", "Of the PUBLISH packets received, the QoS 0 ones taken on the socket thread, past MQTTnet's receive loop.");
-        _meter.CreateObservableCounter("iotserverless.broker.messages.dispatched_direct", () => traffic.DispatchedDirect, "{message}", "Of the PUBLISH packets taken on the socket thread, those dispatched through the broker's subscriber index instead of MQTTnet's dispatch.");
+        _meter.CreateObservableCounter("iotserverless.broker.messages.dispatched_direct", () => new[]
+        {
+            new Measurement<long>(traffic.DispatchedDirect, new KeyValuePair<string, object?>("source", "device")),
+            new Measurement<long>(traffic.PlatformDispatchedDirect, new KeyValuePair<string, object?>("source", "platform")),
+        }, "{message}", "Messages dispatched through the broker's subscriber index instead of MQTTnet's dispatch, by source: devices (of those taken on the socket thread) and the platform (lifecycle events, the internal API).");
         _meter.CreateObservableCounter("iotserverless.broker.messages.sent_direct", () => traffic.DirectOut, "{message}", "Of the PUBLISH packets delivered, the QoS 0 ones written straight from the publisher's thread, bypassing MQTTnet's session queue.");
         _meter.CreateObservableCounter("iotserverless.broker.bytes.received", () => traffic.BytesIn, "By", "MQTT bytes received (inside TLS).");
         _meter.CreateObservableCounter("iotserverless.broker.bytes.sent", () => traffic.BytesOut, "By", "MQTT bytes sent (inside TLS).");

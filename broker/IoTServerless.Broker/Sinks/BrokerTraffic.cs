@@ -11,6 +11,7 @@ public sealed class BrokerTraffic
     long _publishesIn;
     long _directIn;
     long _dispatchedDirect;
+    long _platformDispatchedDirect;
     long _bytesOut;
     long _packetsOut;
     long _publishesOut;
@@ -26,6 +27,9 @@ public sealed class BrokerTraffic
 
     /// <summary>Of <see cref="DirectIn"/>, those dispatched through the broker's subscriber index instead of MQTTnet's dispatch.</summary>
     public long DispatchedDirect => Interlocked.Read(ref _dispatchedDirect);
+
+    /// <summary>Messages of the platform's own (lifecycle events, the internal API) dispatched through the subscriber index.</summary>
+    public long PlatformDispatchedDirect => Interlocked.Read(ref _platformDispatchedDirect);
 
     public long BytesOut => Interlocked.Read(ref _bytesOut);
     public long PacketsOut => Interlocked.Read(ref _packetsOut);
@@ -66,7 +70,17 @@ public sealed class BrokerTraffic
 
     public void ReceivedDirect() => Interlocked.Increment(ref _directIn);
 
-    public void DispatchDirect() => Interlocked.Increment(ref _dispatchedDirect);
+    public void DispatchDirect(bool platform)
+    {
+        if (platform)
+        {
+            Interlocked.Increment(ref _platformDispatchedDirect);
+        }
+        else
+        {
+            Interlocked.Increment(ref _dispatchedDirect);
+        }
+    }
 
     public void Sent(long bytes, int packets, int publishes, int direct = 0)
     {

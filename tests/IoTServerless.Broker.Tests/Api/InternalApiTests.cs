@@ -1,7 +1,9 @@
 using System.Globalization;
 using System.Net;
 using System.Text;
+using IoTServerless.Broker.Sinks;
 using IoTServerless.Core.Topics;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using System.Text.Json;
 using IoTServerless.Testing;
@@ -56,6 +58,53 @@ public sealed class InternalApiTests : BrokerTestBase
 
         Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
         Assert.Equal("{\"command\":\"ON\"}", await received.Task.WaitAsync(TimeSpan.FromSeconds(10)));
+    }
+
+    [Fact]
+    public async Task Publish_toAnMqtt311Device_isDispatchedFromTheIndex_andWithAnMqtt5DeviceSubscribedToo_byMqttnet()
+    {
+        var traffic = Broker.Services.GetRequiredService<BrokerTraffic>();
+        using var v3 = await TestMqtt.ConnectAsync("pump-v3", Broker.MqttPort, Pki.Device("pump-v3"), Pki.Ca);
+        var v3Received = new List<(string Payload, MqttQualityOfServiceLevel Qos)>();
+        v3.ApplicationMessageReceivedAsync += e =>
+        {
+            lock (v3Received)
+            {
+                v3Received.Add((e.ApplicationMessage.ConvertPayloadToString(), e.ApplicationMessage.QualityOfServiceLevel));
+            }
+            return Task.CompletedTask;
+        };
+        await v3.SubscribeAsync("farmA/cmd/#", MqttQualityOfServiceLevel.AtLeastOnce);
+        var before = traffic.PlatformDispatchedDirect;
+
+        using (var response = await _http.PostAsync("internal/v1/publish?topic=farmA%2Fcmd%2Fone&qos=1", new StringContent("one")))
+        {
+            Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        }
+        Assert.True(await Eventually.TrueAsync(() => { lock (v3Received) { return Task.FromResult(v3Received.Count == 1); } }, TimeSpan.FromSeconds(10)));
+        Assert.Equal(1, traffic.PlatformDispatchedDirect - before);
+
+        var v5 = new MqttClientFactory().CreateMqttClient();
+        using var _ = v5;
+        await v5.ConnectAsync(TestMqtt.Options("pump-v5", Broker.MqttPort, Pki.Device("pump-v5"), Pki.Ca, MQTTnet.Formatter.MqttProtocolVersion.V500));
+        var v5Received = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        v5.ApplicationMessageReceivedAsync += e =>
+        {
+            v5Received.TrySetResult(e.ApplicationMessage.ConvertPayloadToString());
+            return Task.CompletedTask;
+        };
+        await v5.SubscribeAsync("farmA/cmd/#", MqttQualityOfServiceLevel.AtLeastOnce);
+        before = traffic.PlatformDispatchedDirect;
+
+        using (var response = await _http.PostAsync("internal/v1/publish?topic=farmA%2Fcmd%2Ftwo&qos=1", new StringContent("two")))
+        {
+            Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        }
+
+        Assert.Equal("two", await v5Received.Task.WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.True(await Eventually.TrueAsync(() => { lock (v3Received) { return Task.FromResult(v3Received.Count == 2); } }, TimeSpan.FromSeconds(10)));
+        Assert.Equal([("one", MqttQualityOfServiceLevel.AtLeastOnce), ("two", MqttQualityOfServiceLevel.AtLeastOnce)], v3Received);
+        Assert.Equal(0, traffic.PlatformDispatchedDirect - before);
     }
 
     [Theory]

@@ -12,7 +12,6 @@ using Microsoft.Extensions.Options;
 using MQTTnet;
 using MQTTnet.Protocol;
 using MQTTnet.Server;
-using MQTTnet.Server.Internal;
 
 namespace IoTServerless.Broker.Mqtt;
 
@@ -213,8 +212,7 @@ public sealed class MqttEventHandlers(
     internal bool TryDispatchDirect(OutboundGate publisher, MqttApplicationMessage message, CancellationToken cancellationToken, out ValueTask<Task?> dispatched)
     {
         dispatched = default;
-        if (message.QualityOfServiceLevel == MqttQualityOfServiceLevel.AtLeastOnce && !_directQos1
-            || !dispatch.TryCollect(message, platform: false, out var receivers))
+        if (!dispatch.TryCollect(message, platform: false, out var receivers))
         {
             return false;
         }

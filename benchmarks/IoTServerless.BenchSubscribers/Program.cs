@@ -10,12 +10,25 @@ using System.Text;
 //   [--host 127.0.0.1] [--client-prefix lg-idle-] [--topic-prefix bench/idle] [--concurrency 32]
 // Prints "READY <connected> <failed>" once every connection is subscribed, then holds them until the
 // process is stopped (SIGTERM or SIGINT).
-var options = Options.Parse(args);
+Options options;
+X509Certificate2 ca, certificate;
+try
+{
+    options = Options.Parse(args);
+    ca = X509CertificateLoader.LoadCertificateFromFile(options.Ca);
+    certificate = X509Certificate2.CreateFromPemFile(options.Cert, options.Key);
+}
+catch (Exception e) when (e is ArgumentException or FormatException or OverflowException or IOException or System.Security.Cryptography.CryptographicException)
+{
+    Console.Error.WriteLine($"error: {e.Message}");
+    Console.Error.WriteLine("usage: IoTServerless.BenchSubscribers --port P --count N --ca ca.crt --cert client.crt --key client.key [--host H] [--client-prefix P] [--topic-prefix T] [--concurrency C]");
+    return 2;
+}
+using var _ca = ca;
+using var _certificate = certificate;
 var stopped = new TaskCompletionSource();
 using var onTerm = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, Stop);
 using var onInt = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGINT, Stop);
-using var ca = X509CertificateLoader.LoadCertificateFromFile(options.Ca);
-using var certificate = X509Certificate2.CreateFromPemFile(options.Cert, options.Key);
 var connections = new List<SslStream>(options.Count);
 var failures = 0;
 using var gate = new SemaphoreSlim(options.Concurrency);
@@ -49,6 +62,7 @@ foreach (var connection in connections)
 {
     await connection.DisposeAsync();
 }
+return 0;
 
 void Stop(System.Runtime.InteropServices.PosixSignalContext context)
 {

@@ -8,7 +8,10 @@
 #   cases: fanin-q0-e2e fanin-q1-e2e fanin-q1-e2e-w1 fanin-q0-flood fanin-q1-flood latency conns-tls (default: all)
 #   and fanin-q0-e2e-subs: fanin-q0-e2e with SUBSCRIBERS (default 2,000) idle TLS connections open, each
 #   subscribed to two topics of its own (benchmarks/IoTServerless.BenchSubscribers): what a fleet of
-#   subscribed devices costs a broker per message it dispatches (not in the default set).
+#   subscribed devices costs a broker per message it dispatches (not in the default set);
+#   and subs-retained: a fleet coming back after an outage. RETAINED (default 20,000) retained messages,
+#   one per device topic, are published, then SUBSCRIBERS devices connect and subscribe, each waiting for
+#   its own retained message (not in the default set; no load generator).
 #   targets (TARGETS=...): mosquitto; mqttnet (the bare MQTTnet 5.2 server in ../shared/bench);
 #   iot-sink-off (authorization off, nothing forwarded); iot-sink-on (authorization off, every message
 #   forwarded to the function app); iot-authz (authorization on with a realistic policy set on the bench
@@ -67,7 +70,7 @@ if [[ " ${TARGETS[*]} " == *" tls-floor "* ]]; then
     -o "$FLOOR_DIR" -nologo -v q -clp:ErrorsOnly || exit 1
 fi
 SUBS_DIR=$LOCAL/bench/subscribers
-if [[ " ${CASES[*]} " == *-subs* ]]; then
+if [[ " ${CASES[*]} " == *subs* ]]; then
   dotnet publish benchmarks/IoTServerless.BenchSubscribers -c Release -nologo -v q -clp:ErrorsOnly -o "$SUBS_DIR" || exit 1
 fi
 dotnet build functions/IoTServerless.Functions -c Release -nologo -v q -clp:ErrorsOnly || exit 1
@@ -98,7 +101,7 @@ api() { curl -sf -X "$1" -H "x-functions-key: $FN_KEY" -H 'content-type: applica
 CERT_ID=$(openssl x509 -in $CERTS/client.crt -outform der | sha256sum | cut -d' ' -f1)
 CERT_JSON=$(node -e 'console.log(JSON.stringify({certificatePem: require("fs").readFileSync(process.argv[1], "utf8"), status: "ACTIVE"}))' $CERTS/client.crt)
 api POST certificate/register-no-ca "$CERT_JSON" || true
-DEVICE_POLICY='{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iot:Connect","Resource":"arn:aws:iot:*:*:client/lg-*"},{"Effect":"Allow","Action":"iot:Publish","Resource":["arn:aws:iot:*:*:topic/bench/fanin/*","arn:aws:iot:*:*:topic/bench/lat/*"]},{"Effect":"Deny","Action":"iot:Publish","Resource":"arn:aws:iot:*:*:topic/bench/forbidden/${iot:ClientId}"},{"Effect":"Allow","Action":["iot:Subscribe"],"Resource":"arn:aws:iot:*:*:topicfilter/bench/*"},{"Effect":"Allow","Action":"iot:Receive","Resource":"arn:aws:iot:*:*:topic/bench/*"}]}'
+DEVICE_POLICY='{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iot:Connect","Resource":"arn:aws:iot:*:*:client/lg-*"},{"Effect":"Allow","Action":"iot:Publish","Resource":["arn:aws:iot:*:*:topic/bench/fanin/*","arn:aws:iot:*:*:topic/bench/lat/*","arn:aws:iot:*:*:topic/bench/idle/*"]},{"Effect":"Allow","Action":"iot:RetainPublish","Resource":"arn:aws:iot:*:*:topic/bench/idle/*"},{"Effect":"Deny","Action":"iot:Publish","Resource":"arn:aws:iot:*:*:topic/bench/forbidden/${iot:ClientId}"},{"Effect":"Allow","Action":["iot:Subscribe"],"Resource":"arn:aws:iot:*:*:topicfilter/bench/*"},{"Effect":"Allow","Action":"iot:Receive","Resource":"arn:aws:iot:*:*:topic/bench/*"}]}'
 FLEET_POLICY='{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":["iot:Publish","iot:Receive"],"Resource":"arn:aws:iot:*:*:topic/$aws/events/*"},{"Effect":"Allow","Action":"iot:Receive","Resource":["arn:aws:iot:*:*:topic/bench/fanin/*","arn:aws:iot:*:*:topic/bench/lat/*"]}]}'
 api POST policies/BenchDevice "$(node -e 'console.log(JSON.stringify({policyDocument: process.argv[1]}))' "$DEVICE_POLICY")" || true
 api POST policies/BenchFleet "$(node -e 'console.log(JSON.stringify({policyDocument: process.argv[1]}))' "$FLEET_POLICY")" || true
@@ -171,6 +174,31 @@ for c in "${CASES[@]}"; do
       pid=$(start_target "$t") || continue
       wait_idle "$pid"
       log="$LOCAL/logs/bench-$c-$t-$r.log"
+      if [ "$c" = subs-retained ]; then
+        echo "== $c run $r/$runs on $t (pid $pid)" >&2
+        # Broker CPU (clock ticks) at the start, once the retained messages are in, and once every device has subscribed.
+        t0=$(cpu_ticks "$pid"); t1=""
+        (cd "$SUBS_DIR" && exec dotnet IoTServerless.BenchSubscribers.dll --port "$(port_of "$t")" --count "${SUBSCRIBERS:-2000}" --retained "${RETAINED:-20000}" \
+          --ca $CERTS/ca.crt --cert $CERTS/client.crt --key $CERTS/client.key) > "$log" 2>&1 &
+        subs_pid=$!
+        for _ in $(seq 3000); do
+          [ -z "$t1" ] && grep -q '^RETAINED' "$log" && t1=$(cpu_ticks "$pid")
+          grep -q '^READY' "$log" && break; kill -0 $subs_pid 2>/dev/null || break; sleep 0.1
+        done
+        t2=$(cpu_ticks "$pid"); rss=$(awk '/^VmRSS/{print $2}' "/proc/$pid/status")
+        if grep -q '^READY' "$log" && [ -n "$t1" ]; then
+          node -e 'const [ret, ready, t0, t1, t2, rss] = process.argv.slice(1); const [, n, secs] = ret.split(" "); const [, ok, failed, subSecs] = ready.split(" ");
+            console.log(JSON.stringify({label: process.argv[7], case: "subs-retained", run: +process.argv[8], retained: +n, retainedSeconds: +secs, retainedPerSec: +n / +secs,
+              retainedCpuMs: (t1 - t0) * 10, subscribed: +ok, failed: +failed, subscribeSeconds: +subSecs, subscribedPerSec: +ok / +subSecs,
+              subscribeCpuMsPerDevice: (t2 - t1) * 10 / Math.max(1, +ok), brokerRssMb: +rss / 1024}))' \
+            "$(grep '^RETAINED' "$log")" "$(grep '^READY' "$log")" "$t0" "$t1" "$t2" "$rss" "$t" "$r" >> "$OUT"
+        else
+          echo "   run failed, see $log" >&2
+          echo "{\"label\":\"$t\",\"case\":\"$c\",\"run\":$r,\"failed\":true}" >> "$OUT"
+        fi
+        stop_pid "$subs_pid"; stop_pid "$pid"; sleep 2
+        continue
+      fi
       subs_pid=""
       if [[ $c == *-subs ]]; then
         # The idle subscribed fleet, connected and subscribed before the run starts.

@@ -13,6 +13,8 @@ const metrics = {
   "fanin-q0-flood": [["delivered msg/s", (r) => r.recvPerSec], ["dropped", (r) => r.dropped], ["broker CPU us/msg", usPerMsg], ["broker RSS MB", (r) => r.brokerRssMb]],
   "fanin-q1-flood": [["delivered msg/s", (r) => r.recvPerSec], ["lost", (r) => r.lost], ["broker CPU us/msg", usPerMsg], ["broker RSS MB", (r) => r.brokerRssMb]],
   "latency": [["p50 us", (r) => r.p50us], ["p99 us", (r) => r.p99us], ["broker CPU %", (r) => r.brokerCpuPct]],
+  "subs-retained": [["retained msg/s", (r) => r.retainedPerSec], ["devices subscribed/s", (r) => r.subscribedPerSec], ["failed", (r) => r.failed],
+    ["broker CPU ms/device", (r) => r.subscribeCpuMsPerDevice], ["broker CPU ms, retained", (r) => r.retainedCpuMs], ["broker RSS MB", (r) => r.brokerRssMb]],
   "conns-tls": [["connected", (r) => r.connected], ["connects/s", (r) => r.connPerSec], ["RSS bytes/conn", (r) => r.bytesPerConn]],
 };
 const cases = [...new Set(rows.map((r) => r.case))];

@@ -140,7 +140,9 @@ public sealed class MqttEventHandlers(
     /// congested connection waits here, on the publisher's receive path, so the publisher's socket is
     /// not read until the subscriber drains (or the back-pressure timeout passes). A QoS 0 delivery to
     /// an MQTT 3.1.x connection with room goes straight to its pump (<see cref="OutboundGate.Deliver"/>)
-    /// instead of MQTTnet's session queue.
+    /// instead of MQTTnet's session queue; not a retained message MQTTnet delivers because of a new
+    /// subscription (<see cref="IsRetainedOnSubscribe"/>), which goes through the session queue with its
+    /// retain flag set (MQTT 3.1.1 §3.3.1.3), after the SUBACK.
     /// </summary>
     Task OnInterceptingClientEnqueueAsync(InterceptingClientApplicationMessageEnqueueEventArgs e)
     {
@@ -155,6 +157,10 @@ public sealed class MqttEventHandlers(
             if (!gates.TryGet(e.ReceiverClientId, out var gate))
             {
                 return Task.CompletedTask;
+            }
+            if (IsRetainedOnSubscribe(e, gate))
+            {
+                return gate.TryEnter() ? Task.CompletedTask : WaitForRoomAsync(e, gate);
             }
             if (_directDelivery && gate.IsMqtt3 && e.ApplicationMessage.QualityOfServiceLevel == MqttQualityOfServiceLevel.AtMostOnce && gate.TryEnterDirect())
             {
@@ -181,6 +187,15 @@ public sealed class MqttEventHandlers(
             return Task.CompletedTask;
         }
     }
+
+    /// <summary>
+    /// A retained message MQTTnet delivers because <paramref name="receiver"/> subscribed: MQTTnet 5.2
+    /// asks for it with no sender, on the subscriber's own receive loop, while it handles the SUBSCRIBE
+    /// (its SUBACK queued). A live message has its publisher's client id, or comes from the platform,
+    /// outside any connection's receive loop.
+    /// </summary>
+    static bool IsRetainedOnSubscribe(InterceptingClientApplicationMessageEnqueueEventArgs e, OutboundGate receiver)
+        => e.ApplicationMessage.Retain && string.IsNullOrEmpty(e.SenderClientId) && ReferenceEquals(OutboundGate.Current, receiver);
 
     async Task WaitForRoomAsync(InterceptingClientApplicationMessageEnqueueEventArgs e, OutboundGate gate)
     {

@@ -118,6 +118,53 @@ public sealed class DirectDeliveryTests : BrokerTestBase
         await publisher.PublishStringAsync("rap/a", "", retain: true); // clears the retained message
     }
 
+    [Fact]
+    public async Task RetainedMessages_deliveredOnSubscribe_keepTheirRetainFlag_andLiveOnesDoNot()
+    {
+        using var publisher = await TestMqtt.ConnectAsync("kept-pub", Broker.MqttPort, Pki.Device("kept-pub"), Pki.Ca);
+        await publisher.PublishStringAsync("kept/pump-1/cmd", "off", MqttQualityOfServiceLevel.AtMostOnce, retain: true);
+        await publisher.PublishStringAsync("kept/pump-2/cmd", "on", MqttQualityOfServiceLevel.AtLeastOnce, retain: true);
+        using var tcp = new System.Net.Sockets.TcpClient();
+        await using var subscriber = await RawMqtt.ConnectAsync(tcp, Broker.MqttPort, Pki.Device("kept-sub"), "kept-sub");
+
+        byte[] subscribe = [0x82, 0x0B, 0x00, 0x07, 0x00, 0x06, .. "kept/#"u8, 0x01]; // one filter at QoS 1
+        await subscriber.WriteAsync(subscribe);
+        // MQTTnet's send loop takes its queues in turn, so the SUBACK may come before or after them (MQTT 3.1.1 §3.8.4 allows both).
+        var packets = new[] { await ReadPacketAsync(subscriber), await ReadPacketAsync(subscriber), await ReadPacketAsync(subscriber) }.OrderBy(p => p.Header).ToArray();
+        await publisher.PublishStringAsync("kept/pump-1/cmd", "on", MqttQualityOfServiceLevel.AtMostOnce, retain: true);
+        var live = await ReadPacketAsync(subscriber);
+
+        Assert.Equal(0x31, packets[0].Header); // PUBLISH QoS 0, RETAIN 1
+        Assert.EndsWith("kept/pump-1/cmdoff", packets[0].Body);
+        Assert.Equal(0x33, packets[1].Header); // PUBLISH QoS 1 (the lower of published and granted), RETAIN 1
+        Assert.EndsWith("on", packets[1].Body);
+        Assert.Equal(0x90, packets[2].Header); // SUBACK
+        Assert.Equal(0x30, live.Header); // a live delivery: RETAIN 0
+        Assert.EndsWith("kept/pump-1/cmdon", live.Body);
+        await publisher.PublishStringAsync("kept/pump-1/cmd", "", retain: true);
+        await publisher.PublishStringAsync("kept/pump-2/cmd", "", retain: true);
+    }
+
+    /// <summary>The next packet on a raw connection: its first byte and the rest after the length, as text.</summary>
+    static async Task<(int Header, string Body)> ReadPacketAsync(System.Net.Security.SslStream stream)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        var one = new byte[1];
+        await stream.ReadExactlyAsync(one, timeout.Token);
+        var header = one[0];
+        int length = 0, shift = 0;
+        do
+        {
+            await stream.ReadExactlyAsync(one, timeout.Token);
+            length |= (one[0] & 0x7F) << shift;
+            shift += 7;
+        }
+        while ((one[0] & 0x80) != 0);
+        var body = new byte[length];
+        await stream.ReadExactlyAsync(body, timeout.Token);
+        return (header, System.Text.Encoding.Latin1.GetString(body));
+    }
+
     [Theory]
     [InlineData(MqttQualityOfServiceLevel.AtMostOnce)]
     [InlineData(MqttQualityOfServiceLevel.AtLeastOnce)]

@@ -44,6 +44,7 @@ public static class BrokerHostingExtensions
         services.AddSingleton<OutboundGates>();
         services.AddSingleton<PublishShortcut>();
         services.AddSingleton<SubscriberIndex>();
+        services.AddSingleton<RetainedMessages>();
         services.AddSingleton<SubscriberDispatch>();
         services.AddSingleton<BrokerMetrics>();
         // OpenTelemetry metrics: the broker's meter, Kestrel's (connections, TLS handshakes) and the

@@ -28,6 +28,7 @@ public sealed class MqttEventHandlers(
     PublishShortcut shortcut,
     SubscriberIndex subscribers,
     SubscriberDispatch dispatch,
+    RetainedMessages retained,
     IOptions<BrokerOptions> options,
     BrokerMetrics metrics,
     TimeProvider time,
@@ -140,9 +141,7 @@ public sealed class MqttEventHandlers(
     /// congested connection waits here, on the publisher's receive path, so the publisher's socket is
     /// not read until the subscriber drains (or the back-pressure timeout passes). A QoS 0 delivery to
     /// an MQTT 3.1.x connection with room goes straight to its pump (<see cref="OutboundGate.Deliver"/>)
-    /// instead of MQTTnet's session queue; not a retained message MQTTnet delivers because of a new
-    /// subscription (<see cref="IsRetainedOnSubscribe"/>), which goes through the session queue with its
-    /// retain flag set (MQTT 3.1.1 §3.3.1.3), after the SUBACK.
+    /// instead of MQTTnet's session queue.
     /// </summary>
     Task OnInterceptingClientEnqueueAsync(InterceptingClientApplicationMessageEnqueueEventArgs e)
     {
@@ -156,11 +155,13 @@ public sealed class MqttEventHandlers(
             }
             if (!gates.TryGet(e.ReceiverClientId, out var gate))
             {
+                TryEnqueueRetainedAsPublished(e);
                 return Task.CompletedTask;
             }
-            if (IsRetainedOnSubscribe(e, gate))
+            if (!gate.IsMqtt3 && TryEnqueueRetainedAsPublished(e))
             {
-                return gate.TryEnter() ? Task.CompletedTask : WaitForRoomAsync(e, gate);
+                gate.Enter();
+                return Task.CompletedTask;
             }
             if (_directDelivery && gate.IsMqtt3 && e.ApplicationMessage.QualityOfServiceLevel == MqttQualityOfServiceLevel.AtMostOnce && gate.TryEnterDirect())
             {
@@ -189,13 +190,29 @@ public sealed class MqttEventHandlers(
     }
 
     /// <summary>
-    /// A retained message MQTTnet delivers because <paramref name="receiver"/> subscribed: MQTTnet 5.2
-    /// asks for it with no sender, on the subscriber's own receive loop, while it handles the SUBSCRIBE
-    /// (its SUBACK queued). A live message has its publisher's client id, or comes from the platform,
-    /// outside any connection's receive loop.
+    /// The live copy of a retained message (<see cref="RetainedMessages.RetainForLiveCopy"/>) to an MQTT 5
+    /// subscription with Retain As Published: queued in the session with the retain flag, as MQTTnet
+    /// would have sent the message as published. True when it was (MQTTnet then queues nothing).
     /// </summary>
-    static bool IsRetainedOnSubscribe(InterceptingClientApplicationMessageEnqueueEventArgs e, OutboundGate receiver)
-        => e.ApplicationMessage.Retain && string.IsNullOrEmpty(e.SenderClientId) && ReferenceEquals(OutboundGate.Current, receiver);
+    bool TryEnqueueRetainedAsPublished(InterceptingClientApplicationMessageEnqueueEventArgs e)
+    {
+        if (!retained.TryGetPublished(e.ApplicationMessage, out var published) || shortcut.Client(e.ReceiverClientId) is not { } client)
+        {
+            return false;
+        }
+        MQTTnet.Server.Internal.MqttTopicHash.Calculate(published.Topic, out var topicHash, out _, out _);
+        if (!client.Session.TryCheckSubscriptions(published.Topic, topicHash, published.QualityOfServiceLevel, e.SenderClientId, out var subscription)
+            || !subscription.IsSubscribed || !subscription.RetainAsPublished)
+        {
+            return false;
+        }
+        var packet = MQTTnet.Server.Internal.Formatter.MqttPublishPacketFactory.Create(published);
+        packet.QualityOfServiceLevel = subscription.QualityOfServiceLevel;
+        packet.SubscriptionIdentifiers = subscription.SubscriptionIdentifiers;
+        client.Session.EnqueueDataPacket(new MQTTnet.Internal.MqttPacketBusItem(packet));
+        e.AcceptEnqueue = false;
+        return true;
+    }
 
     async Task WaitForRoomAsync(InterceptingClientApplicationMessageEnqueueEventArgs e, OutboundGate gate)
     {
@@ -261,7 +278,7 @@ public sealed class MqttEventHandlers(
             }
             return Task.CompletedTask; // acknowledged, not delivered: MQTT 3.1.1 has no negative PUBACK
         }
-        var delivered = dispatch.DeliverAsync(senderId, receivers, message);
+        var delivered = dispatch.DeliverAsync(senderId, receivers, dispatch.Kept(message));
         if (!delivered.IsCompletedSuccessfully)
         {
             await delivered; // back-pressure: this publisher's socket is not read meanwhile
@@ -271,8 +288,50 @@ public sealed class MqttEventHandlers(
 
     Task OnClientSubscribedTopicAsync(ClientSubscribedTopicEventArgs e)
     {
-        subscribers.Subscribed(e.ClientId, e.SessionItems, e.TopicFilter.Topic);
+        var added = subscribers.Subscribed(e.ClientId, e.SessionItems, e.TopicFilter.Topic);
+        try
+        {
+            EnqueueRetained(e, added);
+        }
+        catch (Exception ex)
+        {
+            logger.LogError(ex, "Retained messages for {ClientId} on {TopicFilter} failed", e.ClientId, e.TopicFilter.Topic);
+        }
         return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// The retained messages a new subscription gets (MQTTnet stores none: <see cref="RetainedMessages"/>),
+    /// queued in the subscriber's session with the retain flag set, each at the lower of its QoS and the
+    /// subscription's, each checked against <c>iot:Receive</c>. Raised by MQTTnet while it handles the
+    /// SUBSCRIBE, one filter at a time, as MQTT 3.1.1 §3.8.4 describes a SUBSCRIBE of several filters.
+    /// </summary>
+    void EnqueueRetained(ClientSubscribedTopicEventArgs e, bool newSubscription)
+    {
+        var filter = e.TopicFilter;
+        if (retained.Count == 0 || filter.RetainHandling == MqttRetainHandling.DoNotSendOnSubscribe
+            || filter.RetainHandling == MqttRetainHandling.SendAtSubscribeIfNewSubscriptionOnly && !newSubscription)
+        {
+            return;
+        }
+        var matches = retained.Match(filter.Topic);
+        if (matches.Count == 0 || shortcut.Client(e.ClientId) is not { } client || !ReferenceEquals(client.Session.Items, e.SessionItems))
+        {
+            return;
+        }
+        gates.TryGet(e.ClientId, out var gate);
+        foreach (var message in matches)
+        {
+            if (!gatekeeper.MayReceive(e.ClientId, message.Topic))
+            {
+                metrics.Denied("receive");
+                continue;
+            }
+            var packet = MQTTnet.Server.Internal.Formatter.MqttPublishPacketFactory.Create(message);
+            packet.QualityOfServiceLevel = (MqttQualityOfServiceLevel)Math.Min((int)message.QualityOfServiceLevel, (int)filter.QualityOfServiceLevel);
+            gate?.Enter(); // counted as every delivery through MQTTnet's queue is, until the pump writes it
+            client.Session.EnqueueDataPacket(new MQTTnet.Internal.MqttPacketBusItem(packet));
+        }
     }
 
     Task OnClientUnsubscribedTopicAsync(ClientUnsubscribedTopicEventArgs e)
@@ -326,7 +385,8 @@ public sealed class MqttEventHandlers(
     /// </summary>
     async Task OnInterceptingPublishAsync(InterceptingPublishEventArgs e)
     {
-        var connection = e.ApplicationMessage.QualityOfServiceLevel == MqttQualityOfServiceLevel.AtMostOnce ? null : OutboundGate.Current;
+        var message = e.ApplicationMessage;
+        var connection = message.QualityOfServiceLevel == MqttQualityOfServiceLevel.AtMostOnce ? null : OutboundGate.Current;
         if (connection is not null && !string.Equals(connection.ClientId, e.ClientId, StringComparison.Ordinal))
         {
             connection = null; // not this connection's own PUBLISH (a platform publish made on its flow)
@@ -335,6 +395,12 @@ public sealed class MqttEventHandlers(
         try
         {
             accepted = await InterceptPublishAsync(e, connection is not null);
+            if (e.ProcessPublish && message.Retain && shortcut.HasSessions)
+            {
+                // The broker keeps it (RetainedMessages); MQTTnet dispatches a live copy and stores nothing.
+                // (Without MQTTnet's sessions in reach, another MQTTnet version, MQTTnet keeps its retained messages.)
+                e.ApplicationMessage = retained.RetainForLiveCopy(message);
+            }
         }
         catch (OperationCanceledException)
         {
@@ -348,7 +414,7 @@ public sealed class MqttEventHandlers(
         }
         if (connection is not null && !e.CloseConnection)
         {
-            connection.HoldAcknowledgement(accepted, e.ApplicationMessage);
+            connection.HoldAcknowledgement(accepted, message);
         }
     }
 

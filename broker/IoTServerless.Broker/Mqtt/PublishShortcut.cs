@@ -63,6 +63,22 @@ public sealed class PublishShortcut(BrokerTraffic traffic, ILogger<PublishShortc
 
     internal PipeReader Wrap(PipeReader input, OutboundGate gate) => new ShortcutReader(input, gate, this);
 
+    /// <summary>Whether MQTTnet's sessions are within reach (MQTTnet 5.2): <see cref="Client"/> can find a client.</summary>
+    internal bool HasSessions => _sessions is not null;
+
+    /// <summary>MQTTnet's client connected as <paramref name="clientId"/>, if any.</summary>
+    internal MqttConnectedClient? Client(string clientId)
+    {
+        try
+        {
+            return _sessions?.GetClient(clientId);
+        }
+        catch (InvalidOperationException)
+        {
+            return null; // not connected (gone, taken over)
+        }
+    }
+
     /// <summary>
     /// MQTTnet's client on the gate's connection, looked up once. Null when MQTTnet's client of that id
     /// is not the one on this connection; when <paramref name="remember"/>, that is remembered (no

@@ -13,14 +13,16 @@ namespace IoTServerless.Broker.Mqtt;
 /// dispatch (which checks every session that has a subscription against every message). Used for
 /// what devices publish (<see cref="MqttEventHandlers.TryDispatchDirect"/>, after the publish checks)
 /// and for what the platform publishes (<see cref="PublishAsync"/>: lifecycle events, the internal
-/// API). It can when the message is not retained (MQTTnet keeps those) and every session that may
-/// receive it is an MQTT 3.1.x connection on this broker; an MQTT 5 client's subscription options and
-/// an offline persistent session's queue are MQTTnet's to handle, so such a message goes to MQTTnet.
+/// API). It can when every session that may receive it is an MQTT 3.1.x connection on this broker;
+/// an MQTT 5 client's subscription options and an offline persistent session's queue are MQTTnet's to
+/// handle, so such a message goes to MQTTnet. A retained message is kept (<see cref="RetainedMessages"/>)
+/// and delivered live.
 /// </summary>
 public sealed class SubscriberDispatch(
     SubscriberIndex subscribers,
     OutboundGates gates,
     PublishShortcut shortcut,
+    RetainedMessages retained,
     DeviceGatekeeper gatekeeper,
     IOptions<BrokerOptions> options,
     BrokerMetrics metrics,
@@ -44,7 +46,7 @@ public sealed class SubscriberDispatch(
     internal bool TryCollect(MqttApplicationMessage message, bool platform, out Receiver[] receivers)
     {
         receivers = [];
-        if (!_enabled || message.Retain || message.QualityOfServiceLevel > MqttQualityOfServiceLevel.AtLeastOnce
+        if (!_enabled || message.Retain && !shortcut.HasSessions || message.QualityOfServiceLevel > MqttQualityOfServiceLevel.AtLeastOnce
             || message.QualityOfServiceLevel == MqttQualityOfServiceLevel.AtLeastOnce && !_qos1)
         {
             return false;
@@ -80,8 +82,21 @@ public sealed class SubscriberDispatch(
         {
             return server.InjectApplicationMessage(new InjectedMqttApplicationMessage(message), cancellationToken);
         }
-        var delivered = DeliverAsync(string.Empty, receivers, message);
+        var delivered = DeliverAsync(string.Empty, receivers, Kept(message));
         return delivered.IsCompletedSuccessfully ? Task.CompletedTask : delivered.AsTask();
+    }
+
+    /// <summary>
+    /// <paramref name="message"/>, once it passed the publish checks, kept first when it is retained.
+    /// Delivered as it is: every delivery from here clears the retain flag (a live message).
+    /// </summary>
+    internal MqttApplicationMessage Kept(MqttApplicationMessage message)
+    {
+        if (message.Retain)
+        {
+            retained.Retain(message);
+        }
+        return message;
     }
 
     /// <summary>Delivers <paramref name="message"/> to each of <paramref name="receivers"/> in turn (<see cref="DeliverAsync(string, Receiver, MqttApplicationMessage, ulong)"/>).</summary>

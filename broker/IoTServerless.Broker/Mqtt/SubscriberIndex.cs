@@ -35,16 +35,21 @@ public sealed class SubscriberIndex
     /// <summary>Subscriptions indexed (filters times sessions).</summary>
     public int Count { get; private set; }
 
-    /// <summary>The session <paramref name="sessionItems"/> of <paramref name="clientId"/> subscribed to <paramref name="filter"/>.</summary>
-    public void Subscribed(string clientId, IDictionary sessionItems, string filter)
+    /// <summary>
+    /// The session <paramref name="sessionItems"/> of <paramref name="clientId"/> subscribed to
+    /// <paramref name="filter"/>; false when it had that subscription already (a SUBSCRIBE may repeat one).
+    /// </summary>
+    public bool Subscribed(string clientId, IDictionary sessionItems, string filter)
     {
         lock (_changes)
         {
             var client = CurrentSession(clientId, sessionItems);
-            if (client.Filters.Add(filter))
+            if (!client.Filters.Add(filter))
             {
-                Add(filter, clientId);
+                return false;
             }
+            Add(filter, clientId);
+            return true;
         }
     }
 

@@ -131,8 +131,21 @@ public sealed class DirectDeliveryTests : BrokerTestBase
         await subscriber.WriteAsync(subscribe);
         // MQTTnet's send loop takes its queues in turn, so the SUBACK may come before or after them (MQTT 3.1.1 §3.8.4 allows both).
         var packets = new[] { await ReadPacketAsync(subscriber), await ReadPacketAsync(subscriber), await ReadPacketAsync(subscriber) }.OrderBy(p => p.Header).ToArray();
+        var traffic = Broker.Services.GetRequiredService<BrokerTraffic>();
+        var dispatched = traffic.DispatchedDirect;
         await publisher.PublishStringAsync("kept/pump-1/cmd", "on", MqttQualityOfServiceLevel.AtMostOnce, retain: true);
         var live = await ReadPacketAsync(subscriber);
+        using var late = await TestMqtt.ConnectAsync("kept-late", Broker.MqttPort, Pki.Device("kept-late"), Pki.Ca);
+        var lateMessages = new List<string>();
+        late.ApplicationMessageReceivedAsync += e =>
+        {
+            lock (lateMessages)
+            {
+                lateMessages.Add(e.ApplicationMessage.Retain + " " + e.ApplicationMessage.ConvertPayloadToString());
+            }
+            return Task.CompletedTask;
+        };
+        await late.SubscribeAsync("kept/pump-1/cmd");
 
         Assert.Equal(0x31, packets[0].Header); // PUBLISH QoS 0, RETAIN 1
         Assert.EndsWith("kept/pump-1/cmdoff", packets[0].Body);
@@ -141,8 +154,52 @@ public sealed class DirectDeliveryTests : BrokerTestBase
         Assert.Equal(0x90, packets[2].Header); // SUBACK
         Assert.Equal(0x30, live.Header); // a live delivery: RETAIN 0
         Assert.EndsWith("kept/pump-1/cmdon", live.Body);
+        Assert.Equal(1, traffic.DispatchedDirect - dispatched); // through the subscriber index, kept all the same:
+        Assert.True(await Eventually.TrueAsync(() => { lock (lateMessages) { return Task.FromResult(lateMessages.Count > 0); } }, TimeSpan.FromSeconds(10)));
+        lock (lateMessages)
+        {
+            Assert.Equal(["True on"], lateMessages); // the new retained message, for a later subscriber
+        }
         await publisher.PublishStringAsync("kept/pump-1/cmd", "", retain: true);
         await publisher.PublishStringAsync("kept/pump-2/cmd", "", retain: true);
+    }
+
+    [Fact]
+    public async Task RetainedMessages_areKeptByTheBroker_andMqttnetStoresNone()
+    {
+        using var publisher = await TestMqtt.ConnectAsync("store-pub", Broker.MqttPort, Pki.Device("store-pub"), Pki.Ca);
+        var store = Broker.Services.GetRequiredService<RetainedMessages>();
+        var before = store.Count;
+
+        await publisher.PublishStringAsync("store/pump-1/cmd", "on", MqttQualityOfServiceLevel.AtLeastOnce, retain: true);
+        await publisher.PublishStringAsync("store/pump-2/cmd", "on", MqttQualityOfServiceLevel.AtMostOnce, retain: true);
+        Assert.True(await Eventually.TrueAsync(() => Task.FromResult(store.Count == before + 2), TimeSpan.FromSeconds(10)));
+
+        // MQTTnet would compare every SUBSCRIBE's filters with every message it stores.
+        Assert.Empty(await Broker.Services.GetRequiredService<MQTTnet.Server.MqttServer>().GetRetainedMessagesAsync());
+        await publisher.PublishStringAsync("store/pump-1/cmd", "", retain: true);
+        await publisher.PublishStringAsync("store/pump-2/cmd", "", MqttQualityOfServiceLevel.AtLeastOnce, retain: true);
+        Assert.Equal(before, store.Count);
+    }
+
+    [Fact]
+    public async Task RetainedMessages_forAnMqtt5Subscription_followItsRetainHandling()
+    {
+        using var publisher = await TestMqtt.ConnectAsync("handling-pub", Broker.MqttPort, Pki.Device("handling-pub"), Pki.Ca);
+        await publisher.PublishStringAsync("handling/pump-1/cmd", "on", MqttQualityOfServiceLevel.AtLeastOnce, retain: true);
+        var (never, neverMessages) = await SubscribeAsync("handling-never", new MqttTopicFilterBuilder().WithTopic("handling/#")
+            .WithRetainHandling(MqttRetainHandling.DoNotSendOnSubscribe).Build(), MqttProtocolVersion.V500);
+        using var _ = never;
+        var ifNew = new MqttTopicFilterBuilder().WithTopic("handling/#").WithAtLeastOnceQoS().WithRetainHandling(MqttRetainHandling.SendAtSubscribeIfNewSubscriptionOnly).Build();
+        var (once, onceMessages) = await SubscribeAsync("handling-once", ifNew, MqttProtocolVersion.V500);
+        using var __ = once;
+
+        Assert.Equal(new Received("on", true, MqttQualityOfServiceLevel.AtLeastOnce), Assert.Single(await WaitForAsync(onceMessages, 1)));
+        await once.SubscribeAsync(new MqttClientSubscribeOptionsBuilder().WithTopicFilter(ifNew).Build()); // the same subscription again: not new
+        await publisher.PublishStringAsync("handling/pump-1/live", "live"); // a marker after which nothing else may come
+        Assert.Equal(["on", "live"], (await WaitForAsync(onceMessages, 2)).Select(m => m.Payload));
+        Assert.Equal("live", Assert.Single(await WaitForAsync(neverMessages, 1)).Payload);
+        await publisher.PublishStringAsync("handling/pump-1/cmd", "", retain: true);
     }
 
     /// <summary>The next packet on a raw connection: its first byte and the rest after the length, as text.</summary>

@@ -11,7 +11,9 @@
 #   subscribed devices costs a broker per message it dispatches (not in the default set);
 #   and subs-retained: a fleet coming back after an outage. RETAINED (default 20,000) retained messages,
 #   one per device topic, are published, then SUBSCRIBERS devices connect and subscribe, each waiting for
-#   its own retained message (not in the default set; no load generator).
+#   its own retained message (not in the default set; no load generator); and idle-fleet: SUBSCRIBERS
+#   devices connect and subscribe, then the broker's CPU is sampled over IDLE_SECONDS (20) with all of
+#   them idle (keep-alive 1,200 s): what a connected fleet costs between readings (not in the default set).
 #   targets (TARGETS=...): mosquitto; mqttnet (the bare MQTTnet 5.2 server in ../shared/bench);
 #   iot-sink-off (authorization off, nothing forwarded); iot-sink-on (authorization off, every message
 #   forwarded to the function app); iot-authz (authorization on with a realistic policy set on the bench
@@ -70,7 +72,7 @@ if [[ " ${TARGETS[*]} " == *" tls-floor "* ]]; then
     -o "$FLOOR_DIR" -nologo -v q -clp:ErrorsOnly || exit 1
 fi
 SUBS_DIR=$LOCAL/bench/subscribers
-if [[ " ${CASES[*]} " == *subs* ]]; then
+if [[ " ${CASES[*]} " == *subs* || " ${CASES[*]} " == *idle-fleet* ]]; then
   dotnet publish benchmarks/IoTServerless.BenchSubscribers -c Release -nologo -v q -clp:ErrorsOnly -o "$SUBS_DIR" || exit 1
 fi
 dotnet build functions/IoTServerless.Functions -c Release -nologo -v q -clp:ErrorsOnly || exit 1
@@ -192,6 +194,26 @@ for c in "${CASES[@]}"; do
               retainedCpuMs: (t1 - t0) * 10, subscribed: +ok, failed: +failed, subscribeSeconds: +subSecs, subscribedPerSec: +ok / +subSecs,
               subscribeCpuMsPerDevice: (t2 - t1) * 10 / Math.max(1, +ok), brokerRssMb: +rss / 1024}))' \
             "$(grep '^RETAINED' "$log")" "$(grep '^READY' "$log")" "$t0" "$t1" "$t2" "$rss" "$t" "$r" >> "$OUT"
+        else
+          echo "   run failed, see $log" >&2
+          echo "{\"label\":\"$t\",\"case\":\"$c\",\"run\":$r,\"failed\":true}" >> "$OUT"
+        fi
+        stop_pid "$subs_pid"; stop_pid "$pid"; sleep 2
+        continue
+      fi
+      if [ "$c" = idle-fleet ]; then
+        echo "== $c run $r/$runs on $t (pid $pid)" >&2
+        (cd "$SUBS_DIR" && exec dotnet IoTServerless.BenchSubscribers.dll --port "$(port_of "$t")" --count "${SUBSCRIBERS:-2000}" \
+          --ca $CERTS/ca.crt --cert $CERTS/client.crt --key $CERTS/client.key) > "$log" 2>&1 &
+        subs_pid=$!
+        for _ in $(seq 3000); do grep -q '^READY' "$log" && break; kill -0 $subs_pid 2>/dev/null || break; sleep 0.1; done
+        sleep 2; t1=$(cpu_ticks "$pid"); sleep "${IDLE_SECONDS:-20}"; t2=$(cpu_ticks "$pid")
+        rss=$(awk '/^VmRSS/{print $2}' "/proc/$pid/status")
+        if grep -q '^READY' "$log"; then
+          node -e 'const [ready, t1, t2, secs, rss] = process.argv.slice(1); const [, ok, failed, subSecs] = ready.split(" ");
+            console.log(JSON.stringify({label: process.argv[6], case: "idle-fleet", run: +process.argv[7], subscribed: +ok, failed: +failed,
+              subscribedPerSec: +ok / +subSecs, idleCpuPct: (t2 - t1) / +secs, idleCpuUsPerDeviceSecond: (t2 - t1) * 1e4 / +secs / Math.max(1, +ok), brokerRssMb: +rss / 1024}))' \
+            "$(grep '^READY' "$log")" "$t1" "$t2" "${IDLE_SECONDS:-20}" "$rss" "$t" "$r" >> "$OUT"
         else
           echo "   run failed, see $log" >&2
           echo "{\"label\":\"$t\",\"case\":\"$c\",\"run\":$r,\"failed\":true}" >> "$OUT"

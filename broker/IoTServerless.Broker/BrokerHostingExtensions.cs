@@ -79,6 +79,7 @@ public static class BrokerHostingExtensions
         // 4 KB it shrinks back after that packet. MQTTnet's default keeps 4 KB, and up to 64 KB, per connection.
         serverOptions.WriterBufferSize = 256;
         serverOptions.WriterBufferSizeMax = 4096;
+        serverOptions.KeepAliveOptions.MonitorInterval = TimeSpan.FromMilliseconds(mqtt.KeepAliveCheckIntervalMilliseconds);
         services.AddHostedMqttServer(serverOptions);
         services.AddSingleton<MqttTransportConnectionHandler>(); // MQTT/TLS and MQTT over WebSockets
         services.AddSingleton<IMqttServerAdapter>(sp => sp.GetRequiredService<MqttTransportConnectionHandler>());

@@ -15,6 +15,8 @@ const metrics = {
   "latency": [["p50 us", (r) => r.p50us], ["p99 us", (r) => r.p99us], ["broker CPU %", (r) => r.brokerCpuPct]],
   "subs-retained": [["retained msg/s", (r) => r.retainedPerSec], ["devices subscribed/s", (r) => r.subscribedPerSec], ["failed", (r) => r.failed],
     ["broker CPU ms/device", (r) => r.subscribeCpuMsPerDevice], ["broker CPU ms, retained", (r) => r.retainedCpuMs], ["broker RSS MB", (r) => r.brokerRssMb]],
+  "idle-fleet": [["devices subscribed/s", (r) => r.subscribedPerSec], ["failed", (r) => r.failed], ["idle broker CPU %", (r) => r.idleCpuPct],
+    ["… us per device per second", (r) => r.idleCpuUsPerDeviceSecond], ["broker RSS MB", (r) => r.brokerRssMb]],
   "conns-tls": [["connected", (r) => r.connected], ["connects/s", (r) => r.connPerSec], ["RSS bytes/conn", (r) => r.bytesPerConn]],
 };
 const cases = [...new Set(rows.map((r) => r.case))];

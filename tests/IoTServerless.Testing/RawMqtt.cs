@@ -12,9 +12,9 @@ public static class RawMqtt
 {
     /// <summary>
     /// A raw TLS connection with <paramref name="certificate"/>, through CONNECT (MQTT 3.1.1, clean
-    /// session, keep-alive 60) and its CONNACK: the test writes what it likes next.
+    /// session, keep-alive <paramref name="keepAliveSeconds"/>) and its CONNACK: the test writes what it likes next.
     /// </summary>
-    public static async Task<SslStream> ConnectAsync(TcpClient tcp, int port, X509Certificate2 certificate, string clientId)
+    public static async Task<SslStream> ConnectAsync(TcpClient tcp, int port, X509Certificate2 certificate, string clientId, ushort keepAliveSeconds = 60)
     {
         await tcp.ConnectAsync(IPAddress.Loopback, port);
         var ssl = new SslStream(tcp.GetStream());
@@ -25,7 +25,7 @@ public static class RawMqtt
             RemoteCertificateValidationCallback = (_, _, _, _) => true,
         });
         var id = Encoding.UTF8.GetBytes(clientId);
-        byte[] connect = [0x10, (byte)(12 + id.Length), 0x00, 0x04, (byte)'M', (byte)'Q', (byte)'T', (byte)'T', 0x04, 0x02, 0x00, 0x3C, 0x00, (byte)id.Length, .. id];
+        byte[] connect = [0x10, (byte)(12 + id.Length), 0x00, 0x04, (byte)'M', (byte)'Q', (byte)'T', (byte)'T', 0x04, 0x02, (byte)(keepAliveSeconds >> 8), (byte)keepAliveSeconds, 0x00, (byte)id.Length, .. id];
         await ssl.WriteAsync(connect);
         var connack = new byte[4];
         Assert.Equal(4, await ReadAtLeastAsync(ssl, connack, TimeSpan.FromSeconds(10)));

@@ -23,4 +23,19 @@ public sealed class InboundTests : BrokerTestBase
         Assert.True(await Eventually.TrueAsync(async () => !(await Broker.Server.GetClientsAsync()).Any(c => c.Id == "half-packet"), TimeSpan.FromSeconds(10)),
             "the device is still listed as connected 10 s after its connection closed");
     }
+
+    [Fact]
+    public async Task Device_silentForOneAndAHalfTimesItsKeepAlive_isDisconnected()
+    {
+        using var tcp = new System.Net.Sockets.TcpClient();
+        await using var device = await RawMqtt.ConnectAsync(tcp, Broker.MqttPort, Pki.Device("silent"), "silent", keepAliveSeconds: 1);
+        var connected = System.Diagnostics.Stopwatch.StartNew();
+
+        // No PINGREQ: after 1.5 s of silence the broker closes the connection, at its next keep-alive check (every 5 s).
+        var closed = await RawMqtt.ReadUntilClosedAsync(device, new byte[16], TimeSpan.FromSeconds(15));
+
+        Assert.True(closed, "a device silent for 15 s with a keep-alive of 1 s is still connected");
+        Assert.InRange(connected.Elapsed, TimeSpan.FromSeconds(1.4), TimeSpan.FromSeconds(15));
+        Assert.True(await Eventually.TrueAsync(async () => !(await Broker.Server.GetClientsAsync()).Any(c => c.Id == "silent"), TimeSpan.FromSeconds(5)));
+    }
 }

@@ -65,6 +65,9 @@ if [ -n "${BASELINE_REV:-}" ]; then
   rm -rf "$LOCAL/bench/base-src" && mkdir -p "$LOCAL/bench/base-src" && git archive "$BASELINE_REV" | tar -x -C "$LOCAL/bench/base-src" || exit 1
   dotnet publish "$LOCAL/bench/base-src/broker/IoTServerless.Broker" -c Release -r linux-x64 --self-contained false -p:PublishReadyToRun=true \
     -o "$BASE_DIR" -nologo -v q -clp:ErrorsOnly || exit 1
+  # Only the published broker is needed: a second copy of the projects under the repository makes
+  # BenchmarkDotNet refuse to build (two IoTServerless.Benchmarks.csproj).
+  rm -rf "$LOCAL/bench/base-src"
 fi
 FLOOR_DIR=$LOCAL/bench/tls-floor
 if [[ " ${TARGETS[*]} " == *" tls-floor "* ]]; then

@@ -44,7 +44,7 @@ public static class BrokerHostingExtensions
         services.AddSingleton<OutboundGates>();
         services.AddSingleton<PublishShortcut>();
         services.AddSingleton<SubscriberIndex>();
-        services.AddSingleton<RetainedMessages>();
+        services.AddSingleton(sp => new RetainedMessages(sp.GetRequiredService<IOptions<BrokerOptions>>().Value.Mqtt.MaxRetainedMessages));
         services.AddSingleton<SubscriberDispatch>();
         services.AddSingleton<BrokerMetrics>();
         // OpenTelemetry metrics: the broker's meter, Kestrel's (connections, TLS handshakes) and the

@@ -124,6 +124,14 @@ public sealed class MqttListenerOptions
     /// </summary>
     [Range(100, 60_000)]
     public int KeepAliveCheckIntervalMilliseconds { get; set; } = 5_000;
+
+    /// <summary>
+    /// Topics that may hold a retained message at once. A retained PUBLISH to another topic beyond it is
+    /// delivered live but not kept (counted: <c>iotserverless.broker.retained.refused</c>): devices
+    /// allowed <c>iot:RetainPublish</c> cannot fill the broker's memory. About 1.6 KB each.
+    /// </summary>
+    [Range(0, 100_000_000)]
+    public int MaxRetainedMessages { get; set; } = 1_000_000;
 }
 
 public enum MqttTransportKind

@@ -20,7 +20,7 @@ namespace IoTServerless.Broker.Mqtt;
 /// not store (<see cref="RetainForLiveCopy"/>); a new subscription gets its matches from <see cref="Match"/>.
 /// Lookups take no lock; changes are serialized.
 /// </remarks>
-public sealed class RetainedMessages
+public sealed class RetainedMessages(int maxTopics = int.MaxValue)
 {
     readonly Node _root = new();
     readonly Lock _changes = new();
@@ -28,15 +28,21 @@ public sealed class RetainedMessages
     // Retain As Published gets the flag back (MqttEventHandlers).
     readonly ConditionalWeakTable<MqttApplicationMessage, MqttApplicationMessage> _published = new();
     int _count;
+    long _refused;
 
     /// <summary>Topics with a retained message.</summary>
     public int Count => Volatile.Read(ref _count);
 
+    /// <summary>Retained messages not kept because <c>maxTopics</c> topics had one already.</summary>
+    public long Refused => Interlocked.Read(ref _refused);
+
     /// <summary>
     /// Keeps <paramref name="message"/> (retained, as published) as its topic's retained message, or
-    /// clears that when its payload is empty (MQTT 3.1.1 §3.3.1.3).
+    /// clears that when its payload is empty (MQTT 3.1.1 §3.3.1.3). False when it was not kept: a new
+    /// topic while <c>maxTopics</c> topics have a retained message (a bound on the memory that devices
+    /// allowed <c>iot:RetainPublish</c> can fill; the message is still delivered live).
     /// </summary>
-    public void Retain(MqttApplicationMessage message)
+    public bool Retain(MqttApplicationMessage message)
     {
         var levels = message.Topic.Split('/');
         lock (_changes)
@@ -44,7 +50,12 @@ public sealed class RetainedMessages
             if (message.Payload.IsEmpty)
             {
                 Clear(levels);
-                return;
+                return true;
+            }
+            if (_count >= maxTopics && Find(levels)?.Message is null)
+            {
+                Interlocked.Increment(ref _refused);
+                return false;
             }
             var node = _root;
             foreach (var level in levels)
@@ -57,7 +68,22 @@ public sealed class RetainedMessages
             }
             // A payload of its own: MQTTnet's receive loop may reuse the buffer of the one it parsed.
             node.Message = Copy(message, new ReadOnlySequence<byte>(message.Payload.ToArray()), retain: true);
+            return true;
         }
+    }
+
+    /// <summary>The node of the topic <paramref name="levels"/> name, if the tree has it.</summary>
+    Node? Find(string[] levels)
+    {
+        var node = _root;
+        foreach (var level in levels)
+        {
+            if (node.Children is not { } children || !children.TryGetValue(level, out node))
+            {
+                return null;
+            }
+        }
+        return node;
     }
 
     /// <summary>

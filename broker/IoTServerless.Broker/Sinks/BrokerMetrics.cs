@@ -10,9 +10,11 @@ public sealed class BrokerMetrics : IDisposable
 
     readonly Meter _meter;
 
-    public BrokerMetrics(IMeterFactory meterFactory, BrokerTraffic traffic, OutboundGates gates)
+    public BrokerMetrics(IMeterFactory meterFactory, BrokerTraffic traffic, OutboundGates gates, RetainedMessages retained)
     {
         _meter = meterFactory.Create(MeterName);
+        _meter.CreateObservableGauge("iotserverless.broker.retained.messages", () => retained.Count, "{message}", "Topics with a retained message.");
+        _meter.CreateObservableCounter("iotserverless.broker.retained.refused", () => retained.Refused, "{message}", "Retained messages delivered live but not kept: Mqtt:MaxRetainedMessages topics had one.");
         _meter.CreateObservableGauge("iotserverless.broker.congested_connections", () => gates.CongestedCount, "{connection}", "Connections whose outbound buffer is full, holding back their publishers.");
         _meter.CreateObservableCounter("iotserverless.broker.messages.received", () => traffic.PublishesIn, "{message}", "PUBLISH packets received from clients.");
         _meter.CreateObservableCounter("iotserverless.broker.messages.sent", () => traffic.PublishesOut, "{message}", "PUBLISH packets delivered to clients.");

@@ -101,7 +101,7 @@ public sealed class OutboundTests : BrokerTestBase
             "iotserverless_broker_messages_received_total", "iotserverless_broker_messages_sent_total", "iotserverless_broker_messages_sent_direct_total", "iotserverless_broker_messages_received_direct_total",
             "iotserverless_broker_bytes_received_bytes_total", "iotserverless_broker_bytes_sent_bytes_total",
             "iotserverless_broker_packets_sent_total", "iotserverless_broker_writes_total", "iotserverless_broker_connections",
-            "iotserverless_broker_congested_connections",
+            "iotserverless_broker_congested_connections", "iotserverless_broker_retained_messages", "iotserverless_broker_retained_refused_total",
         })
         {
             Assert.True(Value(text, name) >= 0, name);

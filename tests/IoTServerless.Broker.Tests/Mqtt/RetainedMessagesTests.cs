@@ -66,6 +66,24 @@ public sealed class RetainedMessagesTests
     }
 
     [Fact]
+    public void Retain_atItsLimit_refusesNewTopics_butStillReplacesAndClearsKeptOnes()
+    {
+        var store = new RetainedMessages(maxTopics: 2);
+        Assert.True(store.Retain(Published("farm/pump-1/cmd", "on")));
+        Assert.True(store.Retain(Published("farm/pump-2/cmd", "on")));
+
+        Assert.False(store.Retain(Published("farm/pump-3/cmd", "on")));
+        Assert.True(store.Retain(Published("farm/pump-1/cmd", "off")));
+
+        Assert.Equal(["farm/pump-1/cmd", "farm/pump-2/cmd"], Topics(store, "#"));
+        Assert.Equal("off", Encoding.UTF8.GetString(store.Match("farm/pump-1/cmd")[0].Payload.ToArray()));
+        Assert.Equal(1, store.Refused);
+        Assert.True(store.Retain(Published("farm/pump-2/cmd", ""))); // a cleared topic makes room
+        Assert.True(store.Retain(Published("farm/pump-3/cmd", "on")));
+        Assert.Equal(["farm/pump-1/cmd", "farm/pump-3/cmd"], Topics(store, "#"));
+    }
+
+    [Fact]
     public void Retain_clearingALeaf_keepsItsSiblingsAndParents()
     {
         var store = new RetainedMessages();

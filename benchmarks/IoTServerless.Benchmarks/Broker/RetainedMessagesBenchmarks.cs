@@ -23,14 +23,23 @@ public class RetainedMessagesBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        for (var i = 0; i < Retained; i++)
-        {
-            var message = new MqttApplicationMessageBuilder().WithTopic($"farmA/pump/pump-{i}/cmd").WithPayload("""{"state":"off"}""").WithRetainFlag().Build();
-            _tree.Retain(message);
-            _mqttnet[message.Topic] = message;
-        }
+        Fill(_tree, _mqttnet, Retained);
         _filter = $"farmA/pump/pump-{Retained / 2}/+";
     }
+
+    /// <summary>A fleet's retained messages, one desired state per pump, in both stores.</summary>
+    internal static void Fill(RetainedMessages tree, Dictionary<string, MqttApplicationMessage> mqttnet, int count)
+    {
+        for (var i = 0; i < count; i++)
+        {
+            var message = PumpCommand(i, "off");
+            tree.Retain(message);
+            mqttnet[message.Topic] = message;
+        }
+    }
+
+    internal static MqttApplicationMessage PumpCommand(int pump, string state)
+        => new MqttApplicationMessageBuilder().WithTopic($"farmA/pump/pump-{pump}/cmd").WithPayload($$"""{"state":"{{state}}"}""").WithRetainFlag().Build();
 
     [Benchmark(Baseline = true, Description = "MQTTnet 5.2: copy all, compare each (baseline)")]
     public int CopyAndCompareAll()

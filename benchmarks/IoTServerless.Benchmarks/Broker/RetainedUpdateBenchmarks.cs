@@ -21,12 +21,10 @@ public class RetainedUpdateBenchmarks
     [GlobalSetup]
     public void Setup()
     {
+        RetainedMessagesBenchmarks.Fill(_tree, _mqttnet, Retained);
         for (var i = 0; i < Retained; i++)
         {
-            var message = new MqttApplicationMessageBuilder().WithTopic($"farmA/pump/pump-{i}/cmd").WithPayload("""{"state":"off"}""").WithRetainFlag().Build();
-            _tree.Retain(message);
-            _mqttnet[message.Topic] = message;
-            _updates[i] = new MqttApplicationMessageBuilder().WithTopic(message.Topic).WithPayload("""{"state":"on"}""").WithRetainFlag().Build();
+            _updates[i] = RetainedMessagesBenchmarks.PumpCommand(i, "on");
         }
     }
 

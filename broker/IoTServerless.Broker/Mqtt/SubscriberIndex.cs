@@ -283,7 +283,9 @@ public sealed class SubscriberIndex
                 if (next is null && create)
                 {
                     next = new Node();
-                    (node.Children ??= new ConcurrentDictionary<string, Node>(StringComparer.Ordinal))[level] = next;
+                    // Sized for one child, serialized writers: most levels of a fleet's filters have one child,
+                    // and the default (31 buckets, a lock per core) is several hundred bytes per device.
+                    (node.Children ??= new ConcurrentDictionary<string, Node>(concurrencyLevel: 1, capacity: 1, StringComparer.Ordinal))[level] = next;
                 }
             }
             if (next is null)

@@ -2,21 +2,30 @@ using System.ComponentModel.DataAnnotations;
 
 namespace IoTServerless.Broker;
 
-/// <summary>The broker's settings (section <c>Broker</c>).</summary>
+/// <summary>
+/// The broker's settings (section <c>Broker</c>). Each section's own limits are checked at start
+/// (<see cref="Microsoft.Extensions.Options.ValidateObjectMembersAttribute"/>: data annotations do not look into nested objects otherwise).
+/// </summary>
 public sealed class BrokerOptions
 {
     public const string SectionName = "Broker";
 
+    [Microsoft.Extensions.Options.ValidateObjectMembers]
     public MqttListenerOptions Mqtt { get; set; } = new();
 
+    [Microsoft.Extensions.Options.ValidateObjectMembers]
     public WebSocketListenerOptions WebSockets { get; set; } = new();
 
+    [Microsoft.Extensions.Options.ValidateObjectMembers]
     public ApiListenerOptions Api { get; set; } = new();
 
+    [Microsoft.Extensions.Options.ValidateObjectMembers]
     public TlsOptions Tls { get; set; } = new();
 
+    [Microsoft.Extensions.Options.ValidateObjectMembers]
     public EventOptions Events { get; set; } = new();
 
+    [Microsoft.Extensions.Options.ValidateObjectMembers]
     public AuthorizationOptions Authorization { get; set; } = new();
 }
 

@@ -245,7 +245,7 @@ public sealed class EventOptions
     public string? ManagedIdentityClientId { get; set; }
 
     /// <summary>Minimum interval between two sends: an idle pipeline sends at once, a busy one batches what a window brings.</summary>
-    [Range(0, 10_000)]
+    [Range(0, 60_000)]
     public int BatchWindowMilliseconds { get; set; } = 20;
 
     /// <summary>

@@ -240,14 +240,16 @@ for c in "${CASES[@]}"; do
         --port "$(port_of "$t")" --broker-pid "$pid" --label "$t" > "$log" 2>&1
       line=$(grep '^RESULT ' "$log" | sed 's/^RESULT //')
       # Our broker's event sink over the run (warm-up included): messages it accepted, and QoS 0 messages
-      # dropped at a full buffer; and the runtime's GC pause time, gen 2 collections and bytes allocated
-      # since the start (-1 where the broker does not export them).
+      # dropped at a full buffer; the runtime's GC pause time, gen 2 collections and bytes allocated
+      # since the start; and the connection pumps' wake-ups, inline and on the thread pool (-1 where the
+      # broker does not export them).
       sink=""; case $t in iot-*) sink=$(curl -s --max-time 5 "http://127.0.0.1:18844/metrics" | awk '/^iotserverless_broker_events_forwarded_total/{f+=$NF} /^iotserverless_broker_events_dropped_total/{d+=$NF}
         /^dotnet_gc_pause_time_seconds_total/{p=$NF; hp=1} /^dotnet_gc_collections_total.*gen2/{g=$NF; hg=1}
         /^dotnet_gc_heap_total_allocated_bytes_total/{a=$NF; ha=1}
-        END{printf "%d %d %s %s %s", f, d, hp ? p : -1, hg ? g : -1, ha ? a : -1}') ;; esac
+        /^iotserverless_broker_pump_wakes_total.*"inline"/{wi=$NF; hw=1} /^iotserverless_broker_pump_wakes_total.*"pool"/{wp=$NF}
+        END{printf "%d %d %s %s %s %s %s", f, d, hp ? p : -1, hg ? g : -1, ha ? a : -1, hw ? wi : -1, hw ? wp : -1}') ;; esac
       if [ -n "$line" ]; then
-        node -e 'const r=JSON.parse(process.argv[1]); r.case=process.argv[2]; r.run=+process.argv[3]; const s=process.argv[4].split(" "); if (s.length===5) { r.sinkForwarded=+s[0]; r.sinkDropped=+s[1]; if (+s[2] >= 0) r.gcPauseSeconds=+s[2]; if (+s[3] >= 0) r.gcGen2=+s[3]; if (+s[4] >= 0) r.gcAllocatedMb=+s[4]/1e6; } console.log(JSON.stringify(r))' "$line" "$c" "$r" "$sink" >> "$OUT"
+        node -e 'const r=JSON.parse(process.argv[1]); r.case=process.argv[2]; r.run=+process.argv[3]; const s=process.argv[4].split(" "); if (s.length===7) { r.sinkForwarded=+s[0]; r.sinkDropped=+s[1]; if (+s[2] >= 0) r.gcPauseSeconds=+s[2]; if (+s[3] >= 0) r.gcGen2=+s[3]; if (+s[4] >= 0) r.gcAllocatedMb=+s[4]/1e6; if (+s[5] >= 0 && +s[5] + +s[6] > 0) r.pumpWakesPooledPct=100*+s[6]/(+s[5] + +s[6]); } console.log(JSON.stringify(r))' "$line" "$c" "$r" "$sink" >> "$OUT"
       else
         echo "   run failed, see $log" >&2
         echo "{\"label\":\"$t\",\"case\":\"$c\",\"run\":$r,\"failed\":true}" >> "$OUT"

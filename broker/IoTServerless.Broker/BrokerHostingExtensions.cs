@@ -256,7 +256,7 @@ public static class BrokerHostingExtensions
         if (options.Mqtt.CoalesceWrites)
         {
             connection.UseMqttWriteCoalescing(options.Mqtt.MaxBufferedOutboundBytes, options.Mqtt.MaxBacklogMessages, traffic, sp.GetRequiredService<OutboundGates>(),
-                options.Mqtt.DirectQos0 ? sp.GetRequiredService<PublishShortcut>() : null);
+                options.Mqtt.DirectQos0 ? sp.GetRequiredService<PublishShortcut>() : null, sp.GetRequiredService<TimeProvider>());
         }
         return connection.UseConnectionHandler<MqttTransportConnectionHandler>();
     }

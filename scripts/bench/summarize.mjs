@@ -26,7 +26,7 @@ for (const c of cases) {
   console.log(`\n### ${c}\n`);
   console.log(`| metric (median) | ${targets.map((t) => `${t} (n=${ok(t).length})`).join(" | ")} | ${targets.filter((t) => t !== "mosquitto").map((t) => `${t} / mosquitto`).join(" | ")} |`);
   console.log(`|---|${targets.map(() => "---:").join("|")}|${targets.filter((t) => t !== "mosquitto").map(() => "---:").join("|")}|`);
-  const sink = [["sink forwarded", (r) => r.sinkForwarded], ["sink dropped", (r) => r.sinkDropped]];
+  const sink = [["sink forwarded", (r) => r.sinkForwarded], ["sink dropped", (r) => r.sinkDropped], ["pump wake-ups on the pool %", (r) => r.pumpWakesPooledPct]];
   // Allocated over the whole run, warm-up included; per delivered message (fan-in) or per connection. Not per
   // latency sample: the latency case counts only the measured messages, after a warm-up of any length.
   const perUnit = (r) => (r.gcAllocatedMb == null ? null : r.connected ? (r.gcAllocatedMb * 1e6) / r.connected : r.totalReceived ? (r.gcAllocatedMb * 1e6) / r.totalReceived : null);

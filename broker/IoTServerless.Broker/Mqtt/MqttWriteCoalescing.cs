@@ -23,13 +23,13 @@ internal static class MqttWriteCoalescing
 {
     static readonly TimeSpan DrainTimeout = TimeSpan.FromSeconds(5);
 
-    public static IConnectionBuilder UseMqttWriteCoalescing(this IConnectionBuilder builder, int maxBufferedBytes, int maxBacklog, BrokerTraffic traffic, OutboundGates gates, PublishShortcut? shortcut)
+    public static IConnectionBuilder UseMqttWriteCoalescing(this IConnectionBuilder builder, int maxBufferedBytes, int maxBacklog, BrokerTraffic traffic, OutboundGates gates, PublishShortcut? shortcut, TimeProvider time)
         => builder.Use(next => async context =>
         {
             var transport = context.Transport;
             var pipe = new Pipe(new PipeOptions(
                 pool: context.Features.Get<IMemoryPoolFeature>()?.MemoryPool ?? MemoryPool<byte>.Shared,
-                readerScheduler: new BurstScheduler(),
+                readerScheduler: new BurstScheduler(time, traffic),
                 writerScheduler: PipeScheduler.Inline,
                 pauseWriterThreshold: maxBufferedBytes,
                 resumeWriterThreshold: maxBufferedBytes / 2,
@@ -259,25 +259,37 @@ internal static class MqttWriteCoalescing
     readonly record struct Scan(int Packets, int Publishes, int Acknowledgements, Task? Hold, SequencePosition HeldStart, SequencePosition HeldEnd);
 
     /// <summary>
-    /// Runs the pump inline when this connection's last flush is a while ago (a lone packet goes out
-    /// at once, with no thread hop), and on the thread pool during a burst, so packets written while
-    /// the pump works are coalesced into its next write.
+    /// Runs the pump inline, on the thread that woke it, unless this connection is in a burst: then on
+    /// the thread pool, so that packets written while the pump works are coalesced into its next write
+    /// (many publishers' messages to one subscriber share a TLS record and a socket write).
+    /// A burst is <see cref="BurstWakes"/> wake-ups in a row, each within 200 µs of the one before. A lone
+    /// packet, or two close together (a publisher catching up after a late timer, a reading and a
+    /// lifecycle event), go out at once: a thread-pool hop costs them a worker's wake-up, on a machine
+    /// whose other core may be idle.
     /// </summary>
-    sealed class BurstScheduler : PipeScheduler
+    internal sealed class BurstScheduler(TimeProvider time, BrokerTraffic traffic) : PipeScheduler
     {
-        static readonly long BurstTicks = System.Diagnostics.Stopwatch.Frequency / 5_000; // 200 µs
-        long _last;
+        /// <summary>Wake-ups in a row, each close to the one before, that make a burst.</summary>
+        internal const int BurstWakes = 3;
+
+        readonly long _burstTicks = time.TimestampFrequency / 5_000; // 200 µs
+        long _last = long.MinValue;
+        int _close; // wake-ups in a row within _burstTicks of the one before; a hint, not exact across threads
 
         public override void Schedule(Action<object?> action, object? state)
         {
-            var now = System.Diagnostics.Stopwatch.GetTimestamp();
+            var now = time.GetTimestamp();
             var last = Interlocked.Exchange(ref _last, now);
-            if (PumpWakes.RunningDeferred || now - last > BurstTicks)
+            var close = last != long.MinValue && now - last <= _burstTicks ? Math.Min(_close + 1, BurstWakes) : 0;
+            _close = close;
+            if (PumpWakes.RunningDeferred || close < BurstWakes - 1)
             {
+                traffic.PumpWoken(inline: true);
                 action(state);
             }
             else
             {
+                traffic.PumpWoken(inline: false);
                 System.Threading.ThreadPool.UnsafeQueueUserWorkItem(action, state, preferLocal: false);
             }
         }

@@ -25,6 +25,11 @@ public sealed class BrokerMetrics : IDisposable
             new Measurement<long>(traffic.PlatformDispatchedDirect, new KeyValuePair<string, object?>("source", "platform")),
         }, "{message}", "Messages dispatched through the broker's subscriber index instead of MQTTnet's dispatch, by source: devices (of those taken on the socket thread) and the platform (lifecycle events, the internal API).");
         _meter.CreateObservableCounter("iotserverless.broker.messages.sent_direct", () => traffic.DirectOut, "{message}", "Of the PUBLISH packets delivered, the QoS 0 ones written straight from the publisher's thread, bypassing MQTTnet's session queue.");
+        _meter.CreateObservableCounter("iotserverless.broker.pump.wakes", () => new[]
+        {
+            new Measurement<long>(traffic.PumpWakesInline, new KeyValuePair<string, object?>("thread", "inline")),
+            new Measurement<long>(traffic.PumpWakesPooled, new KeyValuePair<string, object?>("thread", "pool")),
+        }, "{wake}", "Connection pumps woken to write queued packets, by where they ran: inline on the waking thread, or on the thread pool during a burst of deliveries to the connection.");
         _meter.CreateObservableCounter("iotserverless.broker.bytes.received", () => traffic.BytesIn, "By", "MQTT bytes received (inside TLS).");
         _meter.CreateObservableCounter("iotserverless.broker.bytes.sent", () => traffic.BytesOut, "By", "MQTT bytes sent (inside TLS).");
         _meter.CreateObservableCounter("iotserverless.broker.packets.sent", () => traffic.PacketsOut, "{packet}", "MQTT packets sent.");

@@ -19,6 +19,8 @@ public sealed class BrokerTraffic
     long _writes;
     long _handshakes;
     long _handshakesFailed;
+    long _pumpWakesInline;
+    long _pumpWakesPooled;
 
     public long BytesIn => Interlocked.Read(ref _bytesIn);
     public long PublishesIn => Interlocked.Read(ref _publishesIn);
@@ -46,6 +48,14 @@ public sealed class BrokerTraffic
 
     /// <summary>TLS handshakes that failed: a refused or missing certificate, an old protocol, a timeout, not TLS at all.</summary>
     public long HandshakesFailed => Interlocked.Read(ref _handshakesFailed);
+
+    /// <summary>Connection pumps woken to write what was queued for their connection, run on the waking thread.</summary>
+    public long PumpWakesInline => Interlocked.Read(ref _pumpWakesInline);
+
+    /// <summary>Connection pumps woken during a burst of deliveries to their connection, run on the thread pool.</summary>
+    public long PumpWakesPooled => Interlocked.Read(ref _pumpWakesPooled);
+
+    public void PumpWoken(bool inline) => Interlocked.Increment(ref inline ? ref _pumpWakesInline : ref _pumpWakesPooled);
 
     public void Handshake(bool succeeded)
     {

@@ -102,6 +102,7 @@ public sealed class OutboundTests : BrokerTestBase
             "iotserverless_broker_bytes_received_bytes_total", "iotserverless_broker_bytes_sent_bytes_total",
             "iotserverless_broker_packets_sent_total", "iotserverless_broker_writes_total", "iotserverless_broker_connections",
             "iotserverless_broker_congested_connections", "iotserverless_broker_retained_messages", "iotserverless_broker_retained_refused_total",
+            "iotserverless_broker_pump_wakes_total",
         })
         {
             Assert.True(Value(text, name) >= 0, name);
@@ -109,6 +110,8 @@ public sealed class OutboundTests : BrokerTestBase
         var traffic = Broker.Services.GetRequiredService<BrokerTraffic>();
         Assert.True(traffic.PublishesIn >= 1 && traffic.PublishesOut >= 1 && traffic.BytesIn > 0 && traffic.BytesOut > 0,
             $"in {traffic.PublishesIn} ({traffic.BytesIn} B), out {traffic.PublishesOut} ({traffic.BytesOut} B)");
+        // A lone delivery (and the CONNACKs, SUBACK and PUBACK before it) woke its pump on the waking thread.
+        Assert.True(traffic.PumpWakesInline >= 1, $"{traffic.PumpWakesInline} pump wake-ups inline");
         Assert.Contains("kestrel_active_connections", text, StringComparison.Ordinal);
         // The runtime's meter: what the benchmark reads the GC's pause time from.
         Assert.True(Value(text, "dotnet_gc_pause_time_seconds_total") >= 0, "dotnet_gc_pause_time_seconds_total");

@@ -30,7 +30,9 @@
 #   uncommitted changes against the last commit: an A/B of a code change within one run),
 #   iot-authz-base (likewise for iot-authz: the A/B without the event sink);
 #   tls-floor (benchmarks/IoTServerless.TlsFloor: a Socket and an SslStream with the broker's mutual-TLS
-#   settings and the least MQTT a load test needs, QoS 0 only, no broker: the floor under a .NET design).
+#   settings and the least MQTT a load test needs, QoS 0 only, no broker: the floor under a .NET design);
+#   tls-floor-native (the same floor with OpenSSL driving the socket itself, as mosquitto does, instead of
+#   SslStream: what a native TLS layer would give a .NET server).
 # BROKER_ENV="NAME=value ...": environment for every iot-* broker; BASE_ENV: only for the *-base ones.
 # SINK_WINDOW_MS: the event sink's QoS 0 batch window for brokers with a sink (default: as deployed, infra/app/broker.bicep).
 # Needs: mosquitto (Debian package) for the reference; BENCH=path/to/shared/bench (default ../shared/bench).
@@ -70,7 +72,7 @@ if [ -n "${BASELINE_REV:-}" ]; then
   rm -rf "$LOCAL/bench/base-src"
 fi
 FLOOR_DIR=$LOCAL/bench/tls-floor
-if [[ " ${TARGETS[*]} " == *" tls-floor "* ]]; then
+if [[ " ${TARGETS[*]} " == *" tls-floor"* ]]; then
   dotnet publish benchmarks/IoTServerless.TlsFloor -c Release -r linux-x64 --self-contained false -p:PublishReadyToRun=true \
     -o "$FLOOR_DIR" -nologo -v q -clp:ErrorsOnly || exit 1
 fi
@@ -117,10 +119,11 @@ start_target() { # prints the PID
   case $1 in
     mosquitto) "$BENCH/scripts/start-mosquitto.sh" ;;
     mqttnet) "$BENCH/scripts/start-mqttnet.sh" ;;
-    tls-floor)
-      (cd "$FLOOR_DIR" && exec dotnet IoTServerless.TlsFloor.dll --port 18853 --cert $CERTS/server.crt --key $CERTS/server.key --ca $CERTS/ca.crt) > "$LOCAL/logs/bench-tls-floor.log" 2>&1 &
+    tls-floor|tls-floor-native)
+      local port tls=sslstream; port=$(port_of "$1"); [ "$1" = tls-floor-native ] && tls=openssl
+      (cd "$FLOOR_DIR" && exec dotnet IoTServerless.TlsFloor.dll --port "$port" --tls $tls --cert $CERTS/server.crt --key $CERTS/server.key --ca $CERTS/ca.crt) > "$LOCAL/logs/bench-$1.log" 2>&1 &
       local pid=$!
-      wait_for_port 18853 30 >/dev/null || { echo "tls-floor did not start" >&2; return 1; }
+      wait_for_port "$port" 30 >/dev/null || { echo "$1 did not start" >&2; return 1; }
       echo $pid ;;
     iot-*)
       local sink=None authz=false coalesce=true inline=true direct=true direct1=true window=$SINK_WINDOW_MS pgo= webhook=http://127.0.0.1:$FN_PORT/api/events dir=$BROKER_DIR
@@ -153,7 +156,7 @@ start_target() { # prints the PID
       echo $pid ;;
   esac
 }
-port_of() { case $1 in mosquitto) echo 18831 ;; mqttnet) echo 18833 ;; tls-floor) echo 18853 ;; *) echo 18843 ;; esac; }
+port_of() { case $1 in mosquitto) echo 18831 ;; mqttnet) echo 18833 ;; tls-floor) echo 18853 ;; tls-floor-native) echo 18855 ;; *) echo 18843 ;; esac; }
 stop_pid() { kill "$1" 2>/dev/null; for _ in $(seq 100); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done; kill -9 "$1" 2>/dev/null; }
 cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
 wait_idle() { local t0 t1; for _ in $(seq 20); do t0=$(cpu_ticks "$1"); sleep 0.5; t1=$(cpu_ticks "$1"); [ $((t1 - t0)) -le 2 ] && return 0; done; }

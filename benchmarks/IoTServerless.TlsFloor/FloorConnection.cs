@@ -1,6 +1,4 @@
 using System.Buffers;
-using System.Net.Security;
-
 namespace IoTServerless.TlsFloor;
 
 /// <summary>
@@ -10,10 +8,10 @@ namespace IoTServerless.TlsFloor;
 /// cannot serve closes the connection.
 /// </summary>
 /// <remarks>
-/// While idle it holds no buffer: it waits with a zero-byte read (SslStream then holds none either)
+/// While idle it holds no buffer: it waits with a zero-byte read (the TLS stream then holds none either)
 /// and rents a buffer only when bytes are there. No policies, sessions, retained messages or events.
 /// </remarks>
-internal sealed class FloorConnection(SslStream ssl, FloorServer server) : IDisposable
+internal sealed class FloorConnection(Stream tls, FloorServer server) : IDisposable
 {
     const int ReadBufferBytes = 4096;
     const int MaxPacketBytes = 128 * 1024;
@@ -38,7 +36,7 @@ internal sealed class FloorConnection(SslStream ssl, FloorServer server) : IDisp
                         ArrayPool<byte>.Shared.Return(buffer);
                         buffer = null;
                     }
-                    _ = await ssl.ReadAsync(Memory<byte>.Empty, cancellationToken); // waits for bytes, without a buffer
+                    _ = await tls.ReadAsync(Memory<byte>.Empty, cancellationToken); // waits for bytes, without a buffer
                     buffer = ArrayPool<byte>.Shared.Rent(ReadBufferBytes);
                 }
                 else if (filled == buffer!.Length)
@@ -52,7 +50,7 @@ internal sealed class FloorConnection(SslStream ssl, FloorServer server) : IDisp
                     ArrayPool<byte>.Shared.Return(buffer);
                     buffer = larger;
                 }
-                var read = await ssl.ReadAsync(buffer.AsMemory(filled), cancellationToken);
+                var read = await tls.ReadAsync(buffer.AsMemory(filled), cancellationToken);
                 if (read == 0)
                 {
                     return;
@@ -219,7 +217,7 @@ internal sealed class FloorConnection(SslStream ssl, FloorServer server) : IDisp
         await _writeLock.WaitAsync(cancellationToken);
         try
         {
-            await ssl.WriteAsync(packet, cancellationToken);
+            await tls.WriteAsync(packet, cancellationToken);
         }
         finally
         {

@@ -15,20 +15,24 @@ namespace IoTServerless.TlsFloor;
 /// Accepts TCP connections, authenticates them as the broker's MQTT listener does (TLS 1.2/1.3, a
 /// client certificate required and chained to the configured CA only, OpenSSL's idle buffers
 /// released), and serves each with <see cref="FloorConnection"/>. Every subscriber gets every PUBLISH.
+/// With <see cref="FloorTls.OpenSsl"/> the TLS is OpenSSL on the socket itself (<see cref="OpenSslStream"/>)
+/// instead of SslStream, with the same settings.
 /// </summary>
 public sealed class FloorServer : IAsyncDisposable
 {
     readonly Socket _listener;
-    readonly SslStreamCertificateContext _serverCertificate;
-    readonly ClientCertificateValidator _validator;
+    readonly SslStreamCertificateContext? _serverCertificate;
+    readonly ClientCertificateValidator? _validator;
+    readonly OpenSslContext? _openSsl;
     readonly CancellationTokenSource _stop = new();
     readonly Task _accepting;
 
-    FloorServer(Socket listener, SslStreamCertificateContext serverCertificate, ClientCertificateValidator validator)
+    FloorServer(Socket listener, SslStreamCertificateContext? serverCertificate, ClientCertificateValidator? validator, OpenSslContext? openSsl)
     {
         _listener = listener;
         _serverCertificate = serverCertificate;
         _validator = validator;
+        _openSsl = openSsl;
         _accepting = AcceptAsync(_stop.Token);
     }
 
@@ -38,14 +42,24 @@ public sealed class FloorServer : IAsyncDisposable
 
     public static FloorServer Start(FloorOptions options)
     {
-        // The broker's own certificate loading and client-certificate validation.
-        var tls = new TlsOptions { ServerCertificatePath = options.CertificatePath, ServerKeyPath = options.KeyPath, ClientCaPath = options.ClientCaPath };
-        var validator = new ClientCertificateValidator(Options.Create(new BrokerOptions { Tls = tls }), NullLogger<ClientCertificateValidator>.Instance);
-        var serverCertificate = SslStreamCertificateContext.Create(ServerCertificate.Load(tls), additionalCertificates: null);
+        SslStreamCertificateContext? serverCertificate = null;
+        ClientCertificateValidator? validator = null;
+        OpenSslContext? openSsl = null;
+        if (options.Tls == FloorTls.OpenSsl)
+        {
+            openSsl = OpenSslContext.Create(options.CertificatePath, options.KeyPath, options.ClientCaPath);
+        }
+        else
+        {
+            // The broker's own certificate loading and client-certificate validation.
+            var tls = new TlsOptions { ServerCertificatePath = options.CertificatePath, ServerKeyPath = options.KeyPath, ClientCaPath = options.ClientCaPath };
+            validator = new ClientCertificateValidator(Options.Create(new BrokerOptions { Tls = tls }), NullLogger<ClientCertificateValidator>.Instance);
+            serverCertificate = SslStreamCertificateContext.Create(ServerCertificate.Load(tls), additionalCertificates: null);
+        }
         var listener = new Socket(options.Endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         listener.Bind(options.Endpoint);
         listener.Listen(512);
-        return new FloorServer(listener, serverCertificate, validator);
+        return new FloorServer(listener, serverCertificate, validator, openSsl);
     }
 
     // The broker's own accept loop (MqttTlsListener).
@@ -54,16 +68,18 @@ public sealed class FloorServer : IAsyncDisposable
     async Task ServeAsync(Socket socket, CancellationToken cancellationToken)
     {
         socket.NoDelay = true;
-        var ssl = new SslStream(new NetworkStream(socket, ownsSocket: true), leaveInnerStreamOpen: false);
-        var connection = new FloorConnection(ssl, this);
+        Stream? tls = null;
+        FloorConnection? connection = null;
         try
         {
             using (var handshake = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
             {
                 handshake.CancelAfter(TimeSpan.FromSeconds(10));
-                await ssl.AuthenticateAsServerAsync(_validator.ServerAuthentication(_serverCertificate), handshake.Token);
+                tls = _openSsl is not null
+                    ? await OpenSslStream.AcceptAsync(socket, _openSsl, handshake.Token)
+                    : await SslStreamAsync(socket, handshake.Token);
             }
-            OpenSslIdleBuffers.TryEnable(ssl);
+            connection = new FloorConnection(tls, this);
             await connection.RunAsync(cancellationToken);
         }
         catch (Exception e) when (e is IOException or AuthenticationException or OperationCanceledException or SocketException or InvalidDataException or ObjectDisposedException)
@@ -72,9 +88,35 @@ public sealed class FloorServer : IAsyncDisposable
         }
         finally
         {
-            Subscribers.TryRemove(connection, out _);
+            if (connection is not null)
+            {
+                Subscribers.TryRemove(connection, out _);
+                connection.Dispose();
+            }
+            if (tls is not null)
+            {
+                await tls.DisposeAsync();
+            }
+            else if (_openSsl is not null)
+            {
+                socket.Dispose(); // OpenSslStream.AcceptAsync disposes it itself once it owns it; disposing twice is harmless
+            }
+        }
+    }
+
+    async Task<Stream> SslStreamAsync(Socket socket, CancellationToken cancellationToken)
+    {
+        var ssl = new SslStream(new NetworkStream(socket, ownsSocket: true), leaveInnerStreamOpen: false);
+        try
+        {
+            await ssl.AuthenticateAsServerAsync(_validator!.ServerAuthentication(_serverCertificate!), cancellationToken);
+            OpenSslIdleBuffers.TryEnable(ssl);
+            return ssl;
+        }
+        catch
+        {
             await ssl.DisposeAsync();
-            connection.Dispose();
+            throw;
         }
     }
 
@@ -84,5 +126,6 @@ public sealed class FloorServer : IAsyncDisposable
         _listener.Dispose();
         await _accepting;
         _stop.Dispose();
+        _openSsl?.Dispose();
     }
 }

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
@@ -9,17 +10,18 @@ using MQTTnet.Protocol;
 namespace IoTServerless.Broker.Tests.Floor;
 
 /// <summary>
-/// The benchmark's floor server (tls-floor) with real MQTT clients over mutual TLS: what the
-/// benchmark's load generator relies on, so that its figures measure a working server.
+/// The benchmark's floor server with real MQTT clients over mutual TLS, on SslStream (tls-floor) and on
+/// OpenSSL driving the socket (tls-floor-native): what the benchmark's load generator relies on, so that
+/// its figures measure a working server.
 /// </summary>
-public sealed class TlsFloorTests : IAsyncLifetime
+public abstract class TlsFloorTests(FloorTls tls) : IAsyncLifetime
 {
     readonly TestPki _pki = new();
     FloorServer _server = null!;
 
     public Task InitializeAsync()
     {
-        _server = FloorServer.Start(new FloorOptions(new IPEndPoint(IPAddress.Loopback, 0), _pki.ServerCertificatePath, _pki.ServerKeyPath, _pki.CaPath));
+        _server = FloorServer.Start(new FloorOptions(new IPEndPoint(IPAddress.Loopback, 0), _pki.ServerCertificatePath, _pki.ServerKeyPath, _pki.CaPath, tls));
         return Task.CompletedTask;
     }
 
@@ -87,9 +89,43 @@ public sealed class TlsFloorTests : IAsyncLifetime
         await Assert.ThrowsAnyAsync<Exception>(() => TestMqtt.ConnectAsync("rogue-001", _server.Endpoint.Port, rogue, _pki.Ca));
     }
 
+    [Fact]
+    public async Task Start_anExpiredDeviceCertificate_isRefused()
+    {
+        using var expired = _pki.ExpiredDevice("expired-001");
+
+        await Assert.ThrowsAnyAsync<Exception>(() => TestMqtt.ConnectAsync("expired-001", _server.Endpoint.Port, expired, _pki.Ca));
+    }
+
+    [Fact]
+    public async Task Start_aPublishLargerThanATlsRecord_isRelayedWhole()
+    {
+        using var subscriberCertificate = _pki.Device("sub-003");
+        using var publisherCertificate = _pki.Device("pub-003");
+        using var subscriber = await TestMqtt.ConnectAsync("sub-003", _server.Endpoint.Port, subscriberCertificate, _pki.Ca);
+        var received = new TaskCompletionSource<byte[]>();
+        subscriber.ApplicationMessageReceivedAsync += e =>
+        {
+            received.TrySetResult(e.ApplicationMessage.Payload.ToArray());
+            return Task.CompletedTask;
+        };
+        await subscriber.SubscribeAsync("bench/#");
+        using var publisher = await TestMqtt.ConnectAsync("pub-003", _server.Endpoint.Port, publisherCertificate, _pki.Ca);
+        var payload = new byte[100_000];
+        new Random(7).NextBytes(payload);
+
+        await publisher.PublishBinaryAsync("bench/large", payload, MqttQualityOfServiceLevel.AtLeastOnce);
+
+        Assert.Equal(payload, await received.Task.WaitAsync(TimeSpan.FromSeconds(10)));
+    }
+
     public async Task DisposeAsync()
     {
         await _server.DisposeAsync();
         _pki.Dispose();
     }
 }
+
+public sealed class TlsFloorSslStreamTests() : TlsFloorTests(FloorTls.SslStream);
+
+public sealed class TlsFloorOpenSslTests() : TlsFloorTests(FloorTls.OpenSsl);

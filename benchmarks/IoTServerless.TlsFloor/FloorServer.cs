@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
 using System.Security.Authentication;
+using System.Security.Cryptography.X509Certificates;
 using IoTServerless.Broker;
 using IoTServerless.Broker.Mqtt;
 using IoTServerless.Broker.Security;
@@ -15,19 +16,19 @@ namespace IoTServerless.TlsFloor;
 /// Accepts TCP connections, authenticates them as the broker's MQTT listener does (TLS 1.2/1.3, a
 /// client certificate required and chained to the configured CA only, OpenSSL's idle buffers
 /// released), and serves each with <see cref="FloorConnection"/>. Every subscriber gets every PUBLISH.
-/// With <see cref="FloorTls.OpenSsl"/> the TLS is OpenSSL on the socket itself (<see cref="OpenSslStream"/>)
-/// instead of SslStream, with the same settings.
+/// With <see cref="FloorTls.OpenSsl"/> the TLS is OpenSSL on the socket itself (<see cref="OpenSslStream"/>),
+/// with the same settings and the same client-certificate decision.
 /// </summary>
 public sealed class FloorServer : IAsyncDisposable
 {
     readonly Socket _listener;
     readonly SslStreamCertificateContext? _serverCertificate;
-    readonly ClientCertificateValidator? _validator;
+    readonly ClientCertificateValidator _validator;
     readonly OpenSslContext? _openSsl;
     readonly CancellationTokenSource _stop = new();
     readonly Task _accepting;
 
-    FloorServer(Socket listener, SslStreamCertificateContext? serverCertificate, ClientCertificateValidator? validator, OpenSslContext? openSsl)
+    FloorServer(Socket listener, SslStreamCertificateContext? serverCertificate, ClientCertificateValidator validator, OpenSslContext? openSsl)
     {
         _listener = listener;
         _serverCertificate = serverCertificate;
@@ -42,18 +43,17 @@ public sealed class FloorServer : IAsyncDisposable
 
     public static FloorServer Start(FloorOptions options)
     {
+        // The broker's own certificate loading and client-certificate validation, with either TLS.
+        var tls = new TlsOptions { ServerCertificatePath = options.CertificatePath, ServerKeyPath = options.KeyPath, ClientCaPath = options.ClientCaPath };
+        var validator = new ClientCertificateValidator(Options.Create(new BrokerOptions { Tls = tls }), NullLogger<ClientCertificateValidator>.Instance);
         SslStreamCertificateContext? serverCertificate = null;
-        ClientCertificateValidator? validator = null;
         OpenSslContext? openSsl = null;
         if (options.Tls == FloorTls.OpenSsl)
         {
-            openSsl = OpenSslContext.Create(options.CertificatePath, options.KeyPath, options.ClientCaPath);
+            openSsl = OpenSslContext.Create(options.CertificatePath, options.KeyPath);
         }
         else
         {
-            // The broker's own certificate loading and client-certificate validation.
-            var tls = new TlsOptions { ServerCertificatePath = options.CertificatePath, ServerKeyPath = options.KeyPath, ClientCaPath = options.ClientCaPath };
-            validator = new ClientCertificateValidator(Options.Create(new BrokerOptions { Tls = tls }), NullLogger<ClientCertificateValidator>.Instance);
             serverCertificate = SslStreamCertificateContext.Create(ServerCertificate.Load(tls), additionalCertificates: null);
         }
         var listener = new Socket(options.Endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
@@ -76,7 +76,7 @@ public sealed class FloorServer : IAsyncDisposable
             {
                 handshake.CancelAfter(TimeSpan.FromSeconds(10));
                 tls = _openSsl is not null
-                    ? await OpenSslStream.AcceptAsync(socket, _openSsl, handshake.Token)
+                    ? await OpenSslStream.AcceptAsync(socket, _openSsl, Validate, handshake.Token)
                     : await SslStreamAsync(socket, handshake.Token);
             }
             connection = new FloorConnection(tls, this);
@@ -104,12 +104,24 @@ public sealed class FloorServer : IAsyncDisposable
         }
     }
 
+    /// <summary>The broker's decision on a client certificate, with the chain the device sent, as an SslStream handshake makes it.</summary>
+    bool Validate(X509Certificate2 certificate, X509Certificate2Collection presented)
+    {
+        if (_validator.HandshakeChainPolicy() is not { } policy)
+        {
+            return _validator.ValidateHandshake(certificate, null, SslPolicyErrors.None);
+        }
+        policy.ExtraStore.AddRange(presented);
+        using var chain = new X509Chain { ChainPolicy = policy };
+        return _validator.ValidateHandshake(certificate, chain, chain.Build(certificate) ? SslPolicyErrors.None : SslPolicyErrors.RemoteCertificateChainErrors);
+    }
+
     async Task<Stream> SslStreamAsync(Socket socket, CancellationToken cancellationToken)
     {
         var ssl = new SslStream(new NetworkStream(socket, ownsSocket: true), leaveInnerStreamOpen: false);
         try
         {
-            await ssl.AuthenticateAsServerAsync(_validator!.ServerAuthentication(_serverCertificate!), cancellationToken);
+            await ssl.AuthenticateAsServerAsync(_validator.ServerAuthentication(_serverCertificate!), cancellationToken);
             OpenSslIdleBuffers.TryEnable(ssl);
             return ssl;
         }

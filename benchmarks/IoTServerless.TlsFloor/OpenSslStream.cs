@@ -1,62 +1,115 @@
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using System.Security.Authentication;
+using System.Security.Cryptography.X509Certificates;
 
 namespace IoTServerless.TlsFloor;
 
 /// <summary>
-/// TLS on a socket the way mosquitto does it: OpenSSL reads and writes the socket itself (a socket BIO,
+/// TLS on a socket the way mosquitto runs it: OpenSSL reads and writes the socket itself (a socket BIO,
 /// <c>SSL_set_fd</c>), with no memory BIOs, no managed record buffers and no async state machine per
-/// record. The floor's <c>--tls openssl</c> mode, to measure what a native TLS layer would give a .NET
-/// server against SslStream (README "The floor under .NET"). Not used by the broker.
+/// record. The floor's <c>--tls openssl</c> mode (target tls-floor-native), to measure what a native TLS
+/// layer would give a .NET server against SslStream (README "The floor under .NET"). Not in the broker:
+/// tried there and not kept (same README section).
 /// </summary>
 /// <remarks>
-/// The socket is non-blocking; when OpenSSL needs bytes that have not arrived, the stream waits with a
-/// zero-byte receive (no buffer) and tries again. Reads and writes may come from different threads at
-/// once, so every call into the <c>SSL*</c> holds <see cref="_gate"/> (they never block: the socket is
-/// non-blocking). The client certificate is verified by OpenSSL against the configured CA alone, as
-/// mosquitto's <c>require_certificate</c> with a <c>cafile</c> does.
+/// <para>
+/// The socket is non-blocking. When OpenSSL needs bytes that have not arrived, the stream waits with a
+/// zero-byte receive (no buffer) and tries again; a zero-byte read of the stream itself waits the same
+/// way, so an idle connection holds no buffer here either (<c>SSL_MODE_RELEASE_BUFFERS</c>).
+/// </para>
+/// <para>
+/// Reads and writes come from different threads at once, so every call into the <c>SSL*</c> holds
+/// <see cref="_gate"/>; none of them blocks, the socket being non-blocking. Each of them also holds a
+/// reference on the socket's handle (<see cref="SafeHandle.DangerousAddRef"/>): closing the socket
+/// elsewhere cannot close the descriptor under OpenSSL in the middle of a call, and once it is closed
+/// no call is made, since a new connection may by then have the same descriptor number. (Holding the
+/// reference for the connection's whole life instead makes <see cref="Socket.Close()"/> spin until it
+/// is released.)
+/// </para>
+/// <para>
+/// OpenSSL requires a client certificate and checks that the device holds its key, then hands the
+/// certificate and the chain the device sent to a validation of the caller's (the broker's
+/// <c>ClientCertificateValidator</c>, as with SslStream). A refused certificate ends the connection
+/// before anything of it is read.
+/// </para>
 /// </remarks>
 internal sealed class OpenSslStream : Stream
 {
     readonly Socket _socket;
+    readonly SafeSocketHandle _handle;
     readonly Lock _gate = new();
     nint _ssl;
 
-    OpenSslStream(Socket socket, nint ssl)
+    OpenSslStream(Socket socket)
     {
         _socket = socket;
-        _ssl = ssl;
+        _handle = socket.SafeHandle;
     }
 
-    /// <summary>The client certificate the handshake verified, DER-encoded.</summary>
-    public byte[] RemoteCertificate { get; private set; } = [];
+    /// <summary>The client certificate the handshake accepted.</summary>
+    public X509Certificate2? RemoteCertificate { get; private set; }
 
-    /// <summary>Runs the server side of the handshake on <paramref name="socket"/>; the stream owns the socket from here on.</summary>
-    public static async Task<OpenSslStream> AcceptAsync(Socket socket, OpenSslContext context, CancellationToken cancellationToken)
+    /// <summary>
+    /// Runs the server side of the handshake on <paramref name="socket"/>, then lets <paramref name="validate"/>
+    /// decide the client certificate with the intermediates the device sent. The stream owns the socket
+    /// from here on, also when this fails.
+    /// </summary>
+    public static async Task<OpenSslStream> AcceptAsync(Socket socket, OpenSslContext context,
+        Func<X509Certificate2, X509Certificate2Collection, bool> validate, CancellationToken cancellationToken)
     {
-        socket.Blocking = false;
-        var ssl = LibSsl.SSL_new(context.Handle);
-        if (ssl == 0 || LibSsl.SSL_set_fd(ssl, (int)socket.Handle) != 1)
-        {
-            LibSsl.SSL_free(ssl);
-            socket.Dispose();
-            throw new AuthenticationException("SSL_new failed");
-        }
-        var stream = new OpenSslStream(socket, ssl);
+        OpenSslStream stream;
         try
         {
+            socket.Blocking = false;
+            stream = new OpenSslStream(socket);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+        try
+        {
+            stream.Attach(context);
             while (stream.Call(static ssl => LibSsl.SSL_accept(ssl)) is var (result, error) && result != 1)
             {
                 await stream.WaitAsync(error, static e => new AuthenticationException($"TLS handshake failed (SSL_get_error {e})"), cancellationToken);
             }
-            stream.RemoteCertificate = stream.PeerCertificate();
+            var (certificate, chain) = stream.PeerCertificates();
+            stream.RemoteCertificate = certificate;
+            try
+            {
+                if (!validate(certificate, chain))
+                {
+                    throw new AuthenticationException("The client certificate was refused.");
+                }
+            }
+            finally
+            {
+                foreach (var intermediate in chain)
+                {
+                    intermediate.Dispose();
+                }
+            }
             return stream;
         }
         catch
         {
             await stream.DisposeAsync();
             throw;
+        }
+    }
+
+    void Attach(OpenSslContext context)
+    {
+        lock (_gate)
+        {
+            _ssl = LibSsl.SSL_new(context.Handle);
+            if (_ssl == 0 || LibSsl.SSL_set_fd(_ssl, checked((int)_handle.DangerousGetHandle())) != 1)
+            {
+                throw new AuthenticationException("OpenSSL could not set up the connection.");
+            }
         }
     }
 
@@ -126,9 +179,21 @@ internal sealed class OpenSslStream : Stream
             lock (_gate)
             {
                 ObjectDisposedException.ThrowIf(_ssl == 0, this);
-                LibSsl.ERR_clear_error();
-                var result = write ? LibSsl.SSL_write(_ssl, bytes, buffer.Length) : LibSsl.SSL_read(_ssl, bytes, buffer.Length);
-                return (result, result > 0 ? 0 : LibSsl.SSL_get_error(_ssl, result));
+                var held = false;
+                try
+                {
+                    _handle.DangerousAddRef(ref held); // throws once the socket is closed
+                    LibSsl.ERR_clear_error();
+                    var result = write ? LibSsl.SSL_write(_ssl, bytes, buffer.Length) : LibSsl.SSL_read(_ssl, bytes, buffer.Length);
+                    return (result, result > 0 ? 0 : LibSsl.SSL_get_error(_ssl, result));
+                }
+                finally
+                {
+                    if (held)
+                    {
+                        _handle.DangerousRelease();
+                    }
+                }
             }
         }
     }
@@ -138,43 +203,54 @@ internal sealed class OpenSslStream : Stream
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_ssl == 0, this);
-            LibSsl.ERR_clear_error();
-            var result = call(_ssl);
-            return (result, result > 0 ? 0 : LibSsl.SSL_get_error(_ssl, result));
+            var held = false;
+            try
+            {
+                _handle.DangerousAddRef(ref held);
+                LibSsl.ERR_clear_error();
+                var result = call(_ssl);
+                return (result, result > 0 ? 0 : LibSsl.SSL_get_error(_ssl, result));
+            }
+            finally
+            {
+                if (held)
+                {
+                    _handle.DangerousRelease();
+                }
+            }
         }
     }
 
-    unsafe byte[] PeerCertificate()
+    /// <summary>The device's certificate, and the other certificates it sent (its chain, without the certificate itself).</summary>
+    (X509Certificate2 Certificate, X509Certificate2Collection Chain) PeerCertificates()
     {
         lock (_gate)
         {
             var x509 = LibSsl.SSL_get1_peer_certificate(_ssl);
             if (x509 == 0)
             {
-                throw new AuthenticationException("no client certificate");
+                throw new AuthenticationException("The device sent no client certificate.");
             }
+            X509Certificate2 certificate;
             try
             {
-                var length = LibSsl.i2d_X509(x509, null);
-                if (length <= 0)
-                {
-                    throw new AuthenticationException("client certificate not encodable");
-                }
-                var der = new byte[length];
-                fixed (byte* start = der)
-                {
-                    var at = start;
-                    if (LibSsl.i2d_X509(x509, &at) != length)
-                    {
-                        throw new AuthenticationException("client certificate not encodable");
-                    }
-                }
-                return der;
+                certificate = new X509Certificate2(x509); // takes a reference of its own
             }
             finally
             {
                 LibSsl.X509_free(x509);
             }
+            X509Certificate2Collection chain = [];
+            var sent = LibSsl.SSL_get_peer_cert_chain(_ssl); // on a server, without the device's certificate; not ours to free
+            var count = sent == 0 ? 0 : LibSsl.OPENSSL_sk_num(sent);
+            for (var i = 0; i < count; i++)
+            {
+                if (LibSsl.OPENSSL_sk_value(sent, i) is var other and not 0)
+                {
+                    chain.Add(new X509Certificate2(other));
+                }
+            }
+            return (certificate, chain);
         }
     }
 
@@ -184,15 +260,13 @@ internal sealed class OpenSslStream : Stream
         {
             if (_ssl != 0)
             {
-                LibSsl.ERR_clear_error();
-                _ = LibSsl.SSL_shutdown(_ssl); // close_notify if the socket takes it now; nothing is waited for
-                LibSsl.SSL_free(_ssl);
+                LibSsl.SSL_free(_ssl); // no close_notify (as with SslStream here: the connection is closed or closing); the descriptor is not touched
                 _ssl = 0;
             }
         }
         if (disposing)
         {
-            _socket.Dispose();
+            _socket.Dispose(); // the certificate stays: the connection's session may still read it, as with SslStream
         }
         base.Dispose(disposing);
     }
@@ -212,11 +286,12 @@ internal sealed class OpenSslStream : Stream
 }
 
 /// <summary>
-/// An <c>SSL_CTX</c> with the broker's TLS settings: TLS 1.2 or 1.3, a client certificate required and
-/// verified against the configured CA file only, record buffers released while idle
-/// (<c>SSL_MODE_RELEASE_BUFFERS</c>, as mosquitto sets it), no server-side session cache.
+/// An <c>SSL_CTX</c> with the broker's TLS settings: TLS 1.2 or 1.3, a client certificate required (its
+/// chain decided afterwards by the caller's validation, see <see cref="OpenSslStream"/>),
+/// record buffers released while idle (<c>SSL_MODE_RELEASE_BUFFERS</c>, as mosquitto sets it), no
+/// server-side session cache.
 /// </summary>
-internal sealed class OpenSslContext : IDisposable
+internal sealed unsafe class OpenSslContext : IDisposable
 {
     const int FiletypePem = 1;                  // SSL_FILETYPE_PEM
     const int VerifyPeer = 1;                   // SSL_VERIFY_PEER
@@ -232,7 +307,8 @@ internal sealed class OpenSslContext : IDisposable
 
     public nint Handle { get; private set; }
 
-    public static OpenSslContext Create(string certificatePath, string keyPath, string clientCaPath)
+    /// <summary>The server's PEM certificate (with any intermediates after it) and PEM key, as the broker's TLS options name them.</summary>
+    public static OpenSslContext Create(string certificatePath, string keyPath)
     {
         var ctx = LibSsl.SSL_CTX_new(LibSsl.TLS_server_method());
         if (ctx == 0)
@@ -245,12 +321,11 @@ internal sealed class OpenSslContext : IDisposable
             Check(LibSsl.SSL_CTX_use_certificate_chain_file(ctx, certificatePath), "server certificate");
             Check(LibSsl.SSL_CTX_use_PrivateKey_file(ctx, keyPath, FiletypePem), "server key");
             Check(LibSsl.SSL_CTX_check_private_key(ctx), "server key does not match the certificate");
-            Check(LibSsl.SSL_CTX_load_verify_locations(ctx, clientCaPath, null), "client CA");
             Check((int)LibSsl.SSL_CTX_ctrl(ctx, CtrlSetMinProtoVersion, Tls12Version, 0), "minimum TLS version");
             LibSsl.SSL_CTX_ctrl(ctx, CtrlMode, ModeReleaseBuffers | ModeAcceptMovingWriteBuffer, 0);
             LibSsl.SSL_CTX_ctrl(ctx, CtrlSetReadAhead, 1, 0);
             LibSsl.SSL_CTX_ctrl(ctx, CtrlSetSessionCacheMode, 0, 0);
-            LibSsl.SSL_CTX_set_verify(ctx, VerifyPeer | VerifyFailIfNoPeerCert, 0);
+            LibSsl.SSL_CTX_set_verify(ctx, VerifyPeer | VerifyFailIfNoPeerCert, (nint)(delegate* unmanaged<int, nint, int>)&LeaveToValidator);
             return context;
         }
         catch
@@ -259,6 +334,10 @@ internal sealed class OpenSslContext : IDisposable
             throw;
         }
     }
+
+    /// <summary>OpenSSL's own chain check says nothing: the caller's validation decides after the handshake, with the same policy as for SslStream.</summary>
+    [UnmanagedCallersOnly]
+    static int LeaveToValidator(int preverified, nint storeContext) => 1;
 
     static void Check(int result, string what)
     {
@@ -278,7 +357,7 @@ internal sealed class OpenSslContext : IDisposable
     }
 }
 
-/// <summary>The libssl and libcrypto calls the floor's native TLS makes; the same OpenSSL 3 the runtime loads.</summary>
+/// <summary>The libssl and libcrypto calls <see cref="OpenSslStream"/> makes: the OpenSSL 3 the runtime itself loads (same sonames).</summary>
 internal static unsafe partial class LibSsl
 {
     const string Ssl = "libssl.so.3";
@@ -292,7 +371,6 @@ internal static unsafe partial class LibSsl
     [LibraryImport(Ssl, StringMarshalling = StringMarshalling.Utf8)] public static partial int SSL_CTX_use_certificate_chain_file(nint ctx, string file);
     [LibraryImport(Ssl, StringMarshalling = StringMarshalling.Utf8)] public static partial int SSL_CTX_use_PrivateKey_file(nint ctx, string file, int type);
     [LibraryImport(Ssl)] public static partial int SSL_CTX_check_private_key(nint ctx);
-    [LibraryImport(Ssl, StringMarshalling = StringMarshalling.Utf8)] public static partial int SSL_CTX_load_verify_locations(nint ctx, string file, string? path);
     [LibraryImport(Ssl)] public static partial nint SSL_CTX_ctrl(nint ctx, int cmd, nint larg, nint parg);
     [LibraryImport(Ssl)] public static partial void SSL_CTX_set_verify(nint ctx, int mode, nint callback);
     [LibraryImport(Ssl)] public static partial nint SSL_new(nint ctx);
@@ -303,9 +381,10 @@ internal static unsafe partial class LibSsl
     [LibraryImport(Ssl)] public static partial int SSL_write(nint ssl, byte* buffer, int count);
     [LibraryImport(Ssl)] public static partial int SSL_has_pending(nint ssl);
     [LibraryImport(Ssl)] public static partial int SSL_get_error(nint ssl, int result);
-    [LibraryImport(Ssl)] public static partial int SSL_shutdown(nint ssl);
     [LibraryImport(Ssl)] public static partial nint SSL_get1_peer_certificate(nint ssl);
-    [LibraryImport(Crypto)] public static partial int i2d_X509(nint x509, byte** output);
+    [LibraryImport(Ssl)] public static partial nint SSL_get_peer_cert_chain(nint ssl);
+    [LibraryImport(Crypto)] public static partial int OPENSSL_sk_num(nint stack);
+    [LibraryImport(Crypto)] public static partial nint OPENSSL_sk_value(nint stack, int index);
     [LibraryImport(Crypto)] public static partial void X509_free(nint x509);
     [LibraryImport(Crypto)] public static partial void ERR_clear_error();
 }

@@ -17,6 +17,17 @@ public abstract class BrokerTestBase : IAsyncLifetime
 
     public virtual async Task InitializeAsync() => Broker = await TestBroker.StartAsync(Pki, await SettingsAsync());
 
+    /// <summary>Polls <paramref name="condition"/> until it holds; fails the test when <paramref name="timeout"/> passes first.</summary>
+    protected static async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (!await condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the condition did not hold in time");
+            await Task.Delay(50);
+        }
+    }
+
     public virtual async Task DisposeAsync()
     {
         await Broker.DisposeAsync();

@@ -11,17 +11,20 @@ namespace IoTServerless.Testing;
 public static class RawMqtt
 {
     /// <summary>
-    /// A raw TLS connection with <paramref name="certificate"/>, through CONNECT (MQTT 3.1.1, clean
-    /// session, keep-alive <paramref name="keepAliveSeconds"/>) and its CONNACK: the test writes what it likes next.
+    /// A raw TLS connection with <paramref name="certificate"/> (and, when given, the intermediate CAs it
+    /// sends with it), through CONNECT (MQTT 3.1.1, clean session, keep-alive <paramref name="keepAliveSeconds"/>)
+    /// and its CONNACK: the test writes what it likes next.
     /// </summary>
-    public static async Task<SslStream> ConnectAsync(TcpClient tcp, int port, X509Certificate2 certificate, string clientId, ushort keepAliveSeconds = 60)
+    public static async Task<SslStream> ConnectAsync(TcpClient tcp, int port, X509Certificate2 certificate, string clientId, ushort keepAliveSeconds = 60,
+        X509Certificate2Collection? intermediates = null)
     {
         await tcp.ConnectAsync(IPAddress.Loopback, port);
         var ssl = new SslStream(tcp.GetStream());
         await ssl.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
         {
             TargetHost = "localhost",
-            ClientCertificates = [certificate],
+            ClientCertificates = intermediates is null ? [certificate] : null,
+            ClientCertificateContext = intermediates is null ? null : SslStreamCertificateContext.Create(certificate, intermediates, offline: true),
             RemoteCertificateValidationCallback = (_, _, _, _) => true,
         });
         var id = Encoding.UTF8.GetBytes(clientId);

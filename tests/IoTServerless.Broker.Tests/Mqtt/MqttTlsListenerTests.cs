@@ -138,16 +138,6 @@ public sealed class MqttTlsListenerTests : BrokerTestBase
         var remaining = 2 + 2 + name.Length + 1;
         return [0x82, (byte)remaining, (byte)(packetId >> 8), (byte)packetId, (byte)(name.Length >> 8), (byte)name.Length, .. name, 0];
     }
-
-    static async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout)
-    {
-        var deadline = DateTime.UtcNow + timeout;
-        while (!await condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, "the condition did not hold in time");
-            await Task.Delay(50);
-        }
-    }
 }
 
 file static class SocketReset

@@ -251,6 +251,46 @@ public abstract class TlsTests : BrokerTestBase
 
     Task<SslStream> ConnectRawAsync(TcpClient tcp, string clientId) => RawMqtt.ConnectAsync(tcp, Broker.MqttPort, Pki.Device(clientId), clientId);
 
+    [Fact]
+    public async Task Connect_withCertificateOfAnIntermediateCaTheDeviceSends_isAccepted()
+    {
+        using var intermediate = IntermediateCa(Pki.Ca, "Farm A devices CA");
+        using var device = TestPki.DeviceOf(intermediate, "soil-chain-001");
+        using var tcp = new TcpClient();
+
+        await using var connected = await RawMqtt.ConnectAsync(tcp, Broker.MqttPort, device, "soil-chain-001", intermediates: [intermediate]);
+
+        await WaitUntilAsync(async () => (await Broker.Server.GetClientsAsync()).Any(c => c.Id == "soil-chain-001"), TimeSpan.FromSeconds(10));
+    }
+
+    [Fact]
+    public async Task Connect_withCertificateOfAnIntermediateCaTheDeviceDoesNotSend_isRefused()
+    {
+        using var intermediate = IntermediateCa(Pki.Ca, "Farm A devices CA");
+        using var device = TestPki.DeviceOf(intermediate, "soil-chain-002");
+        using var tcp = new TcpClient();
+
+        await Assert.ThrowsAnyAsync<Exception>(async () => await (await RawMqtt.ConnectAsync(tcp, Broker.MqttPort, device, "soil-chain-002")).DisposeAsync());
+
+        Assert.DoesNotContain(await Broker.Server.GetClientsAsync(), c => c.Id == "soil-chain-002");
+        await AssertBrokerStillServesAsync();
+    }
+
+    /// <summary>An intermediate CA under <paramref name="root"/>, with its key: devices' certificates chain through it to the trusted CA.</summary>
+    static X509Certificate2 IntermediateCa(X509Certificate2 root, string commonName)
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new CertificateRequest($"CN={commonName}", key, HashAlgorithmName.SHA256);
+        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, true, 0, true));
+        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
+        request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(request.PublicKey, false));
+        request.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(root, true, false));
+        var serial = RandomNumberGenerator.GetBytes(16);
+        serial[0] &= 0x7F; // positive
+        using var signed = request.Create(root, DateTimeOffset.UtcNow.AddMinutes(-5), root.NotAfter, serial);
+        return signed.CopyWithPrivateKey(key);
+    }
+
     async Task AssertBrokerStillServesAsync()
     {
         using var client = await TestMqtt.ConnectAsync("healthy-" + Guid.NewGuid().ToString("N")[..6], Broker.MqttPort, Pki.Device("healthy"), Pki.Ca);

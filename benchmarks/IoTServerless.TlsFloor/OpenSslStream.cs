@@ -72,7 +72,7 @@ internal sealed class OpenSslStream : Stream
         try
         {
             stream.Attach(context);
-            while (stream.Call(static ssl => LibSsl.SSL_accept(ssl)) is var (result, error) && result != 1)
+            while (stream.Accept() is var (result, error) && result != 1)
             {
                 await stream.WaitAsync(error, static e => new AuthenticationException($"TLS handshake failed (SSL_get_error {e})"), cancellationToken);
             }
@@ -118,7 +118,7 @@ internal sealed class OpenSslStream : Stream
         if (buffer.IsEmpty)
         {
             // Waits for bytes without a buffer: at once if OpenSSL holds some, else until the socket has some.
-            if (Call(static ssl => LibSsl.SSL_has_pending(ssl)).Result == 0)
+            if (!HasPending())
             {
                 await _socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None, cancellationToken);
             }
@@ -176,29 +176,20 @@ internal sealed class OpenSslStream : Stream
     {
         fixed (byte* bytes = buffer)
         {
-            lock (_gate)
-            {
-                ObjectDisposedException.ThrowIf(_ssl == 0, this);
-                var held = false;
-                try
-                {
-                    _handle.DangerousAddRef(ref held); // throws once the socket is closed
-                    LibSsl.ERR_clear_error();
-                    var result = write ? LibSsl.SSL_write(_ssl, bytes, buffer.Length) : LibSsl.SSL_read(_ssl, bytes, buffer.Length);
-                    return (result, result > 0 ? 0 : LibSsl.SSL_get_error(_ssl, result));
-                }
-                finally
-                {
-                    if (held)
-                    {
-                        _handle.DangerousRelease();
-                    }
-                }
-            }
+            return Call(write ? &LibSsl.SSL_write : &LibSsl.SSL_read, bytes, buffer.Length);
         }
     }
 
-    (int Result, int Error) Call(Func<nint, int> call)
+    unsafe (int Result, int Error) Accept() => Call(&SslAccept);
+
+    unsafe bool HasPending() => Call(&SslHasPending).Result != 0;
+
+    static unsafe int SslAccept(nint ssl, byte* unused, int none) => LibSsl.SSL_accept(ssl);
+
+    static unsafe int SslHasPending(nint ssl, byte* unused, int none) => LibSsl.SSL_has_pending(ssl);
+
+    /// <summary>One call into the <c>SSL*</c>: under the lock, with the socket's handle held, its error read at once (OpenSSL's error queue is per thread).</summary>
+    unsafe (int Result, int Error) Call(delegate*<nint, byte*, int, int> call, byte* bytes = null, int count = 0)
     {
         lock (_gate)
         {
@@ -206,9 +197,9 @@ internal sealed class OpenSslStream : Stream
             var held = false;
             try
             {
-                _handle.DangerousAddRef(ref held);
+                _handle.DangerousAddRef(ref held); // throws once the socket is closed
                 LibSsl.ERR_clear_error();
-                var result = call(_ssl);
+                var result = call(_ssl, bytes, count);
                 return (result, result > 0 ? 0 : LibSsl.SSL_get_error(_ssl, result));
             }
             finally

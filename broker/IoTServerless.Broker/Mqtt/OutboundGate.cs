@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Net;
 using MQTTnet;
 using MQTTnet.Formatter;
+using MQTTnet.Server.Internal;
 
 namespace IoTServerless.Broker.Mqtt;
 
@@ -34,6 +35,7 @@ public sealed class OutboundGate(EndPoint? remoteEndPoint, int maxBacklog)
     int _wakeRequested;
     int _deliveredInRead;
     TaskCompletionSource? _closed;
+    SubscriberDispatch.Receiver[]? _soleReceiver; // this connection as the one receiver of a message, made by its first such delivery
 
     public EndPoint? RemoteEndPoint { get; } = remoteEndPoint;
 
@@ -260,6 +262,21 @@ public sealed class OutboundGate(EndPoint? remoteEndPoint, int maxBacklog)
     /// <see cref="TryEnterDirect"/>. The pump writes it with whatever else is pending, on this thread
     /// when it was idle.
     /// </summary>
+    /// <summary>
+    /// This connection as the only receiver of a message (<see cref="SubscriberDispatch.TryCollect"/>): one
+    /// array per connection, read only, instead of one per message (a pump that gets its own commands).
+    /// </summary>
+    internal SubscriberDispatch.Receiver[] AsSoleReceiver(string clientId, MqttConnectedClient client)
+    {
+        if (Volatile.Read(ref _soleReceiver) is [var cached] receivers && ReferenceEquals(cached.Client, client) && string.Equals(cached.ClientId, clientId, StringComparison.Ordinal))
+        {
+            return receivers;
+        }
+        receivers = [new SubscriberDispatch.Receiver(clientId, this, client)];
+        Volatile.Write(ref _soleReceiver, receivers);
+        return receivers;
+    }
+
     internal void Deliver(byte[] packet)
     {
         var direct = Volatile.Read(ref _direct);

@@ -158,6 +158,14 @@ public sealed class PublishShortcut(BrokerTraffic traffic, ILogger<PublishShortc
     /// <paramref name="first"/> is its first byte.
     /// </summary>
     internal static bool TryParse(ReadOnlySequence<byte> buffer, bool qos1, out MqttApplicationMessage message, out ushort packetId, out SequencePosition end, out bool whole, out byte first)
+        => TryParse(buffer, qos1, null, out message, out packetId, out end, out whole, out first);
+
+    /// <summary>
+    /// As above; <paramref name="previousTopic"/> is the topic of the connection's last PUBLISH, taken as
+    /// this one's when its bytes are the same ASCII (a device publishes to a few topics again and again):
+    /// no string decoded, validated and allocated per message.
+    /// </summary>
+    internal static bool TryParse(ReadOnlySequence<byte> buffer, bool qos1, string? previousTopic, out MqttApplicationMessage message, out ushort packetId, out SequencePosition end, out bool whole, out byte first)
     {
         message = null!;
         packetId = 0;
@@ -177,17 +185,24 @@ public sealed class PublishShortcut(BrokerTraffic traffic, ILogger<PublishShortc
         }
         var topicBytes = buffer.Slice(reader.Position, (ushort)topicLength);
         string topic;
-        try
+        if (previousTopic is not null && topicBytes.IsSingleSegment && Ascii.Equals(topicBytes.FirstSpan, previousTopic))
         {
-            topic = StrictUtf8.GetString(topicBytes);
+            topic = previousTopic; // decoded and found valid before
         }
-        catch (DecoderFallbackException)
+        else
         {
-            return false;
-        }
-        if (!MqttTopic.IsValidTopicName(topic, out _))
-        {
-            return false;
+            try
+            {
+                topic = StrictUtf8.GetString(topicBytes);
+            }
+            catch (DecoderFallbackException)
+            {
+                return false;
+            }
+            if (!MqttTopic.IsValidTopicName(topic, out _))
+            {
+                return false;
+            }
         }
         reader.Advance((ushort)topicLength);
         if (qos == 1)
@@ -227,6 +242,9 @@ public sealed class PublishShortcut(BrokerTraffic traffic, ILogger<PublishShortc
 
     sealed class ShortcutReader(PipeReader inner, OutboundGate gate, PublishShortcut shortcut) : PipeReader
     {
+        /// <summary>The topic of the last PUBLISH this reader parsed (<see cref="TryParse(ReadOnlySequence{byte}, bool, string?, out MqttApplicationMessage, out ushort, out SequencePosition, out bool, out byte)"/>).</summary>
+        string? _lastTopic;
+
         public override async ValueTask<ReadResult> ReadAsync(CancellationToken cancellationToken = default)
         {
             // The pumps this read's packets wake run once the read is handled (PumpWakes): flushed
@@ -249,7 +267,7 @@ public sealed class PublishShortcut(BrokerTraffic traffic, ILogger<PublishShortc
                     }
                     PumpWakes.Begin();
                     // QoS 1 only while every PUBACK MQTTnet owes this client is written: the shortcut's come after them.
-                    if (!TryParse(result.Buffer, shortcut._qos1 && gate.MayAcknowledgeDirectly, out var message, out var packetId, out var end, out var whole, out var first))
+                    if (!TryParse(result.Buffer, shortcut._qos1 && gate.MayAcknowledgeDirectly, _lastTopic, out var message, out var packetId, out var end, out var whole, out var first))
                     {
                         if (!whole)
                         {
@@ -277,6 +295,7 @@ public sealed class PublishShortcut(BrokerTraffic traffic, ILogger<PublishShortc
                     }
                     var last = result.Buffer.Slice(end).IsEmpty; // nothing more of this read after this packet
                     inner.AdvanceTo(end);
+                    _lastTopic = message.Topic;
                     client.Statistics.HandleReceivedPacket(CountedPublish); // what MQTTnet's keep-alive monitor reads
                     var dispatched = shortcut.DispatchAsync(gate, message, packetId, cancellationToken);
                     if (!dispatched.IsCompletedSuccessfully)

@@ -53,11 +53,11 @@ public sealed class SubscriberDispatch(
         }
         var candidates = t_candidates ??= [];
         subscribers.Match(message.Topic, candidates);
-        if (candidates.Count > 0)
+        if (candidates.Count > 1)
         {
             receivers = new Receiver[candidates.Count];
         }
-        for (var i = 0; i < receivers.Length; i++)
+        for (var i = 0; i < candidates.Count; i++)
         {
             if (!gates.TryGet(candidates[i], out var gate) || !gate.IsMqtt3 || shortcut.ClientOf(gate, remember: false) is not { } client)
             {
@@ -65,7 +65,14 @@ public sealed class SubscriberDispatch(
                 receivers = [];
                 return false;
             }
-            receivers[i] = new Receiver(candidates[i], gate, client);
+            if (candidates.Count == 1)
+            {
+                receivers = gate.AsSoleReceiver(candidates[0], client); // one subscriber (the usual case): no array per message
+            }
+            else
+            {
+                receivers[i] = new Receiver(candidates[i], gate, client);
+            }
         }
         candidates.Clear();
         traffic.DispatchDirect(platform);

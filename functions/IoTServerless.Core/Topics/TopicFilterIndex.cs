@@ -5,17 +5,20 @@ namespace IoTServerless.Core.Topics;
 /// few filters sharing its first level rather than a scan of every filter: filters without wildcards by
 /// exact topic, the others by their first level, and a short list for filters that start with a
 /// wildcard. Matching is <see cref="MqttTopic.Matches"/> (a leading wildcard never matches a <c>$</c>
-/// topic). Immutable once built; build a new one on change.
+/// topic). Immutable once built; build a new one on change. <see cref="Any"/> allocates nothing: the
+/// broker asks it for every message a device publishes.
 /// </summary>
 public sealed class TopicFilterIndex<T>
 {
     readonly Dictionary<string, List<(string Filter, T Value)>> _exact = new(StringComparer.Ordinal);
     readonly Dictionary<string, List<(string Filter, T Value)>> _byFirstLevel = new(StringComparer.Ordinal);
+    readonly Dictionary<string, List<(string Filter, T Value)>>.AlternateLookup<ReadOnlySpan<char>> _byFirstLevelSpan;
     readonly List<(string Filter, T Value)> _leadingWildcard = [];
 
     /// <summary>Indexes the valid filters of <paramref name="entries"/>; invalid ones are left out.</summary>
     public TopicFilterIndex(IEnumerable<(string Filter, T Value)> entries)
     {
+        _byFirstLevelSpan = _byFirstLevel.GetAlternateLookup<ReadOnlySpan<char>>();
         foreach (var entry in entries)
         {
             if (!MqttTopic.IsValidFilter(entry.Filter))
@@ -56,6 +59,12 @@ public sealed class TopicFilterIndex<T>
         return slash < 0 ? topic : topic[..slash];
     }
 
+    static ReadOnlySpan<char> FirstLevelOf(string topic)
+    {
+        var slash = topic.IndexOf('/');
+        return slash < 0 ? topic : topic.AsSpan(0, slash);
+    }
+
     /// <summary>The values of every filter that matches <paramref name="topic"/>.</summary>
     public IEnumerable<T> Matches(string topic)
     {
@@ -66,7 +75,7 @@ public sealed class TopicFilterIndex<T>
                 yield return value;
             }
         }
-        if (_byFirstLevel.Count > 0 && _byFirstLevel.TryGetValue(FirstLevel(topic), out var candidates))
+        if (_byFirstLevel.Count > 0 && _byFirstLevelSpan.TryGetValue(FirstLevelOf(topic), out var candidates))
         {
             foreach (var (filter, value) in candidates)
             {
@@ -85,10 +94,30 @@ public sealed class TopicFilterIndex<T>
         }
     }
 
-    /// <summary>Whether any filter matches <paramref name="topic"/>.</summary>
+    /// <summary>Whether any filter matches <paramref name="topic"/>; what <see cref="Matches"/> would find first, with no iterator and no substring.</summary>
     public bool Any(string topic)
     {
-        using var matches = Matches(topic).GetEnumerator();
-        return matches.MoveNext();
+        if (_exact.ContainsKey(topic))
+        {
+            return true; // a list is made with its first filter
+        }
+        if (_byFirstLevel.Count > 0 && _byFirstLevelSpan.TryGetValue(FirstLevelOf(topic), out var candidates))
+        {
+            foreach (var (filter, _) in candidates)
+            {
+                if (MqttTopic.Matches(filter, topic))
+                {
+                    return true;
+                }
+            }
+        }
+        foreach (var (filter, _) in _leadingWildcard)
+        {
+            if (MqttTopic.Matches(filter, topic))
+            {
+                return true;
+            }
+        }
+        return false;
     }
 }

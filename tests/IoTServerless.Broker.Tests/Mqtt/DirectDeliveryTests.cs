@@ -430,6 +430,62 @@ public sealed class DirectDeliveryTests : BrokerTestBase
     }
 
     [Fact]
+    public async Task Publishes_toTopicsInTurn_fromOneConnection_eachArriveUnderItsOwnTopic()
+    {
+        // The shortcut takes a connection's last topic again when the bytes are the same: never for another one.
+        using var subscriber = new MqttClientFactory().CreateMqttClient();
+        await subscriber.ConnectAsync(TestMqtt.Options("turns-sub", Broker.MqttPort, Pki.Device("turns-sub"), Pki.Ca, MqttProtocolVersion.V311, true));
+        var topics = new List<string>();
+        subscriber.ApplicationMessageReceivedAsync += e =>
+        {
+            lock (topics)
+            {
+                topics.Add($"{e.ApplicationMessage.Topic}={e.ApplicationMessage.ConvertPayloadToString()}");
+            }
+            return Task.CompletedTask;
+        };
+        await subscriber.SubscribeAsync("turns/#");
+        using var publisher = await TestMqtt.ConnectAsync("turns-pub", Broker.MqttPort, Pki.Device("turns-pub"), Pki.Ca);
+        string[] sent = ["turns/a", "turns/a", "turns/b", "turns/a", "turns/c/d", "turns/\u00e4", "turns/\u00e4", "turns/a"];
+
+        for (var i = 0; i < sent.Length; i++)
+        {
+            await publisher.PublishStringAsync(sent[i], Text(i));
+        }
+
+        Assert.True(await Eventually.TrueAsync(() =>
+        {
+            lock (topics)
+            {
+                return Task.FromResult(topics.Count >= sent.Length);
+            }
+        }, TimeSpan.FromSeconds(20)));
+        lock (topics)
+        {
+            Assert.Equal(sent.Select((t, i) => $"{t}={i}"), topics);
+        }
+    }
+
+    [Fact]
+    public void TryParse_withTheConnectionsLastTopic_takesItOnlyForTheSameBytes()
+    {
+        static MqttApplicationMessage? Parse(string topic, string? previous)
+            => PublishShortcut.TryParse(new System.Buffers.ReadOnlySequence<byte>(PublishEncoder.Encode(topic, new System.Buffers.ReadOnlySequence<byte>([1, 2, 3]), 0)),
+                qos1: false, previous, out var message, out _, out _, out _, out _) ? message : null;
+        var last = string.Concat("farm/s1/", "data"); // not the interned literal
+
+        Assert.Same(last, Parse("farm/s1/data", last)!.Topic);
+        Assert.Equal(new byte[] { 1, 2, 3 }, System.Buffers.BuffersExtensions.ToArray(Parse("farm/s1/data", last)!.Payload));
+        var other = Parse("farm/s1/datb", last)!.Topic;
+        Assert.Equal("farm/s1/datb", other);
+        Assert.NotSame(last, other);
+        Assert.Equal("farm/s1/dat", Parse("farm/s1/dat", last)!.Topic);
+        Assert.Null(Parse("farm/s1/+", last)); // still checked: a wildcard is no topic name
+        var accented = string.Concat("f\u00e4rm/", "s1");
+        Assert.Equal(accented, Parse(accented, accented)!.Topic); // not ASCII: decoded as before
+    }
+
+    [Fact]
     public void TryEnterDirect_whileADeliveryThroughTheSessionQueueIsUnsent_isRefused()
     {
         var gate = new OutboundGate(null, maxBacklog: 16);

@@ -38,6 +38,32 @@ public sealed class TopicFilterIndexTests
             var index = new TopicFilterIndex<int>(filters.Select((f, i) => (f, i)));
             var expected = filters.Select((f, i) => (f, i)).Where(e => MqttTopic.Matches(e.f, t)).Select(e => e.i).Order();
             Assert.Equal(expected, index.Matches(t).Order());
+            Assert.Equal(expected.Any(), index.Any(t));
         });
+    }
+
+    [Fact]
+    public void Any_onEveryKindOfFilter_allocatesNothing()
+    {
+        // The broker asks for every message a device publishes whether a rule's filter wants it.
+        var index = new TopicFilterIndex<bool>([("farmA/sensor/+/data", true), ("farmA/pump/p1/state", true), ("+/alarm/#", true)]);
+        string[] topics = ["farmA/sensor/s1/data", "farmA/pump/p1/state", "farmB/alarm/fire", "farmA/sensor/s1/other", "nofilter"];
+        foreach (var topic in topics)
+        {
+            index.Any(topic);
+        }
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        var matched = 0;
+        for (var i = 0; i < 1000; i++)
+        {
+            foreach (var topic in topics)
+            {
+                matched += index.Any(topic) ? 1 : 0;
+            }
+        }
+
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(3000, matched);
     }
 }

@@ -231,7 +231,7 @@ internal static class MqttWriteCoalescing
     /// </summary>
     static async Task DrainAcknowledgementsAsync(PipeWriter output, BrokerTraffic traffic, OutboundGate gate, ConnectionContext connection)
     {
-        while (gate.PendingAcknowledgement is { } accepted)
+        while (gate.PendingAcknowledgement() is { } accepted)
         {
             try
             {

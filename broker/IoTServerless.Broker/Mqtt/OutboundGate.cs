@@ -22,6 +22,12 @@ public sealed class OutboundGate(EndPoint? remoteEndPoint, int maxBacklog)
     ConcurrentQueue<Task>? _acknowledgements; // created by the first QoS 1 PUBLISH: idle connections hold none
     ConcurrentQueue<byte[]>? _direct; // created by the first direct delivery
     ConcurrentQueue<DirectAcknowledgement>? _directAcknowledgements; // created by the first QoS 1 PUBLISH the shortcut takes
+    // The pump's: the direct PUBACK it took from that queue and that still waits for its message's
+    // acceptance. The queue is never peeked: ConcurrentQueue.TryPeek keeps a segment's slots from being
+    // reused, so every PUBACK took a fresh slot and every 32nd a new segment (32 B allocated per QoS 1
+    // message, in memory no cache had seen).
+    Task? _headAccepted;
+    ushort _headPacketId;
     long _holdsRegistered; // PUBACKs MQTTnet will write that wait for a hold
     long _holdsWritten; // ... of which the pump has written
     long _directAcknowledged; // PUBACKs the shortcut took on
@@ -155,25 +161,36 @@ public sealed class OutboundGate(EndPoint? remoteEndPoint, int maxBacklog)
     /// <summary>
     /// Takes the next direct PUBACK whose message was accepted, in order; false when there is none or
     /// the head still waits (its completion wakes the pump). <paramref name="failed"/>: the head's
-    /// message was not accepted, so no PUBACK may go out and the connection closes.
+    /// message was not accepted, so no PUBACK may go out and the connection closes. Only the pump calls this.
     /// </summary>
     internal bool TryTakeAcknowledgement(out ushort packetId, out bool failed)
     {
         packetId = 0;
         failed = false;
-        if (Volatile.Read(ref _directAcknowledgements) is not { } acknowledgements || !acknowledgements.TryPeek(out var head))
+        if (TakeHead() is not { } accepted)
         {
             return false;
         }
-        if (!head.Accepted.IsCompleted)
+        if (!accepted.IsCompleted)
         {
-            WakeWhenCompleted(head.Accepted);
+            WakeWhenCompleted(accepted);
             return false;
         }
-        acknowledgements.TryDequeue(out _); // only the pump dequeues
-        failed = !head.Accepted.IsCompletedSuccessfully;
-        packetId = head.PacketId;
+        failed = !accepted.IsCompletedSuccessfully;
+        packetId = _headPacketId;
+        _headAccepted = null;
         return true;
+    }
+
+    /// <summary>The head direct PUBACK's acceptance, taken from the queue into the pump's own field first; null when there is none.</summary>
+    Task? TakeHead()
+    {
+        if (_headAccepted is null && Volatile.Read(ref _directAcknowledgements) is { } acknowledgements && acknowledgements.TryDequeue(out var head))
+        {
+            _headAccepted = head.Accepted;
+            _headPacketId = head.PacketId;
+        }
+        return _headAccepted;
     }
 
     /// <summary>The pump put <paramref name="count"/> direct PUBACKs into the socket's output.</summary>
@@ -203,8 +220,8 @@ public sealed class OutboundGate(EndPoint? remoteEndPoint, int maxBacklog)
 
     bool AllDirectAcknowledgementsWritten => Volatile.Read(ref _directAcknowledgedWritten) == Volatile.Read(ref _directAcknowledged);
 
-    /// <summary>The head direct PUBACK still waiting for its message's acceptance, if any (the pump's drain at close waits for it).</summary>
-    internal Task? PendingAcknowledgement => Volatile.Read(ref _directAcknowledgements) is { } acknowledgements && acknowledgements.TryPeek(out var head) ? head.Accepted : null;
+    /// <summary>The head direct PUBACK still waiting for its message's acceptance, if any (the pump's drain at close waits for it; only the pump calls this).</summary>
+    internal Task? PendingAcknowledgement() => TakeHead();
 
     void WakeWhenCompleted(Task accepted)
     {

@@ -486,6 +486,56 @@ public sealed class DirectDeliveryTests : BrokerTestBase
     }
 
     [Fact]
+    public void TryTakeAcknowledgement_givesDirectPubacksInOrder_eachOnceItsMessageIsAccepted()
+    {
+        var gate = new OutboundGate(null, maxBacklog: 16);
+        var first = new TaskCompletionSource();
+        gate.AcknowledgeDirectly(1, first.Task);
+        gate.AcknowledgeDirectly(2, Task.CompletedTask);
+        gate.AcknowledgeDirectly(3, Task.FromException(new InvalidOperationException("the sink refused it")));
+
+        Assert.False(gate.TryTakeAcknowledgement(out _, out _)); // 1 waits for the event sink, and 2 may not overtake it
+        Assert.Same(first.Task, gate.PendingAcknowledgement());
+        first.SetResult();
+        Assert.True(gate.TryTakeAcknowledgement(out var packetId, out var failed));
+        Assert.Equal((1, false), (packetId, failed));
+        Assert.True(gate.TryTakeAcknowledgement(out packetId, out failed));
+        Assert.Equal((2, false), (packetId, failed));
+        Assert.True(gate.TryTakeAcknowledgement(out packetId, out failed));
+        Assert.Equal((3, true), (packetId, failed)); // no PUBACK: the connection closes
+        Assert.False(gate.TryTakeAcknowledgement(out _, out _));
+        Assert.Null(gate.PendingAcknowledgement());
+    }
+
+    [Fact]
+    public void DirectPubacks_ofAConnectionThatPublishesForLong_allocateNothingEach()
+    {
+        // A gateway that forwards QoS 1 readings all day: its PUBACK queue must reuse its slots (a peeked
+        // ConcurrentQueue does not: a new segment every 32 PUBACKs).
+        var gate = new OutboundGate(null, maxBacklog: 16);
+        for (var i = 0; i < 1_000; i++)
+        {
+            gate.AcknowledgeDirectly((ushort)(i % 65_535 + 1), Task.CompletedTask);
+            gate.TryTakeAcknowledgement(out _, out _);
+        }
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        var outOfOrder = 0;
+        for (var i = 0; i < 200_000; i++)
+        {
+            gate.AcknowledgeDirectly((ushort)(i % 65_535 + 1), Task.CompletedTask);
+            if (!gate.TryTakeAcknowledgement(out var packetId, out _) || packetId != i % 65_535 + 1)
+            {
+                outOfOrder++;
+            }
+        }
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        Assert.Equal(0, outOfOrder);
+        Assert.True(allocated < 64 * 1024, $"{allocated} bytes for 200,000 PUBACKs");
+    }
+
+    [Fact]
     public void TryEnterDirect_whileADeliveryThroughTheSessionQueueIsUnsent_isRefused()
     {
         var gate = new OutboundGate(null, maxBacklog: 16);

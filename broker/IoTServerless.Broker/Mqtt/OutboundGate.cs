@@ -275,11 +275,6 @@ public sealed class OutboundGate(EndPoint? remoteEndPoint, int maxBacklog)
     }
 
     /// <summary>
-    /// Hands a PUBLISH packet (whole, encoded for this connection) to the pump, after
-    /// <see cref="TryEnterDirect"/>. The pump writes it with whatever else is pending, on this thread
-    /// when it was idle.
-    /// </summary>
-    /// <summary>
     /// This connection as the only receiver of a message (<see cref="SubscriberDispatch.TryCollect"/>): one
     /// array per connection, read only, instead of one per message (a pump that gets its own commands).
     /// </summary>
@@ -294,6 +289,11 @@ public sealed class OutboundGate(EndPoint? remoteEndPoint, int maxBacklog)
         return receivers;
     }
 
+    /// <summary>
+    /// Hands a PUBLISH packet (whole, encoded for this connection) to the pump, after
+    /// <see cref="TryEnterDirect"/>. The pump writes it with whatever else is pending, on this thread
+    /// when it was idle.
+    /// </summary>
     internal void Deliver(byte[] packet)
     {
         var direct = Volatile.Read(ref _direct);

@@ -31,7 +31,7 @@ public sealed class TopicFilterIndex<T>
                 Add(_exact, entry.Filter, entry);
                 continue;
             }
-            var first = FirstLevel(entry.Filter);
+            var first = FirstLevelOf(entry.Filter).ToString();
             if (first is "+" or "#")
             {
                 _leadingWildcard.Add(entry);
@@ -51,12 +51,6 @@ public sealed class TopicFilterIndex<T>
             map[key] = list = [];
         }
         list.Add(entry);
-    }
-
-    static string FirstLevel(string topic)
-    {
-        var slash = topic.IndexOf('/');
-        return slash < 0 ? topic : topic[..slash];
     }
 
     static ReadOnlySpan<char> FirstLevelOf(string topic)

@@ -3,14 +3,30 @@ using Microsoft.Diagnostics.Tracing.Etlx;
 using Microsoft.Diagnostics.Tracing.Parsers.Clr;
 
 // usage: IoTServerless.AllocReport TRACE.nettrace [FRAMES=4] [TOP=15]
-if (args.Length == 0)
+var frames = 4;
+var top = 15;
+if (args.Length == 0 || args.Length > 1 && !int.TryParse(args[1], CultureInfo.InvariantCulture, out frames)
+    || args.Length > 2 && !int.TryParse(args[2], CultureInfo.InvariantCulture, out top) || frames < 1 || top < 1)
 {
-    Console.Error.WriteLine("usage: IoTServerless.AllocReport TRACE.nettrace [FRAMES=4] [TOP=15]");
+    Console.Error.WriteLine("usage: IoTServerless.AllocReport TRACE.nettrace [FRAMES=4] [TOP=15] (FRAMES and TOP: positive numbers)");
     return 2;
 }
-var frames = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 4;
-var top = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 15;
-using var log = new TraceLog(TraceLog.CreateFromEventPipeDataFile(args[0]));
+if (!File.Exists(args[0]))
+{
+    Console.Error.WriteLine($"no such trace: {args[0]}");
+    return 2;
+}
+string etlx;
+try
+{
+    etlx = TraceLog.CreateFromEventPipeDataFile(args[0]);
+}
+catch (Exception e) when (e is IOException or InvalidOperationException or FormatException or EndOfStreamException or ArgumentException)
+{
+    Console.Error.WriteLine($"{args[0]} is not a readable dotnet-trace file: {e.Message}");
+    return 1;
+}
+using var log = new TraceLog(etlx);
 var byType = new Dictionary<string, long>(StringComparer.Ordinal);
 var bySite = new Dictionary<string, long>(StringComparer.Ordinal);
 long total = 0;

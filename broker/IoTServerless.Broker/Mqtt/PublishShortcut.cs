@@ -155,15 +155,9 @@ public sealed class PublishShortcut(BrokerTraffic traffic, ILogger<PublishShortc
     /// Parses the QoS 0 or QoS 1 PUBLISH at the head of <paramref name="buffer"/>, when the whole
     /// packet is there and nothing about it needs MQTTnet (a valid topic name, a packet identifier for
     /// QoS 1). <paramref name="whole"/> tells whether a whole packet of any kind is there, and
-    /// <paramref name="first"/> is its first byte.
-    /// </summary>
-    internal static bool TryParse(ReadOnlySequence<byte> buffer, bool qos1, out MqttApplicationMessage message, out ushort packetId, out SequencePosition end, out bool whole, out byte first)
-        => TryParse(buffer, qos1, null, out message, out packetId, out end, out whole, out first);
-
-    /// <summary>
-    /// As above; <paramref name="previousTopic"/> is the topic of the connection's last PUBLISH, taken as
-    /// this one's when its bytes are the same ASCII (a device publishes to a few topics again and again):
-    /// no string decoded, validated and allocated per message.
+    /// <paramref name="first"/> is its first byte. <paramref name="previousTopic"/> is the topic of the
+    /// connection's last PUBLISH, taken as this one's when its bytes are the same ASCII (a device publishes
+    /// to a few topics again and again): no string decoded, validated and allocated per message.
     /// </summary>
     internal static bool TryParse(ReadOnlySequence<byte> buffer, bool qos1, string? previousTopic, out MqttApplicationMessage message, out ushort packetId, out SequencePosition end, out bool whole, out byte first)
     {
@@ -242,7 +236,7 @@ public sealed class PublishShortcut(BrokerTraffic traffic, ILogger<PublishShortc
 
     sealed class ShortcutReader(PipeReader inner, OutboundGate gate, PublishShortcut shortcut) : PipeReader
     {
-        /// <summary>The topic of the last PUBLISH this reader parsed (<see cref="TryParse(ReadOnlySequence{byte}, bool, string?, out MqttApplicationMessage, out ushort, out SequencePosition, out bool, out byte)"/>).</summary>
+        /// <summary>The topic of the last PUBLISH this reader parsed (<see cref="TryParse"/>).</summary>
         string? _lastTopic;
 
         public override async ValueTask<ReadResult> ReadAsync(CancellationToken cancellationToken = default)
